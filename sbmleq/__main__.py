@@ -1,0 +1,3 @@
+from sbmleq.cli import main
+
+main()
