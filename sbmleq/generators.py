@@ -4,12 +4,16 @@ Every generator draws a topology (``src``, ``dst`` index arrays over ``n`` nodes
 :func:`sample_network` attaches intakes, excretions and weights and optionally "redeems" graphs
 without equilibrium as the paper's code does. The fast path returns plain arrays
 (:class:`RawNetwork`); :meth:`RawNetwork.to_network` builds a validated :class:`Network`.
+:func:`sample_batch` draws many networks at once into one :class:`RawBatch` (same distribution,
+vectorised), which :func:`sbmleq.exact.label_raw_batch` labels without per-network Python work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -45,7 +49,7 @@ def erdos_renyi_gnm(n: int, m: int, rng: np.random.Generator) -> tuple[np.ndarra
     src = codes // (n - 1)
     off = codes % (n - 1)
     dst = off + (off >= src)
-    return src.astype(np.int64), dst.astype(np.int64)
+    return src.astype(np.int64, copy=False), dst.astype(np.int64, copy=False)
 
 
 @register("gnp")
@@ -78,10 +82,17 @@ def small_world(n: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray, n
 
 @register("scale_free")
 def scale_free(n: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Directed scale-free graph (networkx ``scale_free_graph``), de-duplicated, no self-loops."""
+    """Directed scale-free graph (networkx ``scale_free_graph``), de-duplicated, no self-loops.
+
+    As in the paper's code, alpha = 0.9 n/m, beta = (m - n)/m, gamma = 0.1 n/m so that about ``m``
+    edges are drawn (delta_in = 0.2, delta_out = 0).
+    """
     import networkx as nx
 
-    g = nx.scale_free_graph(n, seed=int(rng.integers(2**31 - 1)))
+    if n < 3 or m <= n:  # networkx starts from a 3-node graph; beta needs m > n
+        return erdos_renyi_gnm(n, m, rng)
+    g = nx.scale_free_graph(n, alpha=0.9 * n / m, beta=(m - n) / m, gamma=0.1 * n / m,
+                            delta_in=0.2, delta_out=0, seed=int(rng.integers(2**31 - 1)))
     edges = np.array(list(g.edges()), dtype=np.int64).reshape(-1, 2)
     return _dedupe(n, edges[:, 0], edges[:, 1])
 
@@ -148,19 +159,24 @@ def _drains(n: int, src: np.ndarray, dst: np.ndarray, excretion: np.ndarray) -> 
         reach = new
 
 
+def _count(bounds: tuple[int, int], rng: np.random.Generator) -> int:
+    lo, hi = bounds
+    return lo if lo == hi else int(rng.integers(lo, hi + 1))  # integers(lo, lo + 1) draws nothing
+
+
 def sample_network(cfg: GeneratorConfig, rng: np.random.Generator) -> RawNetwork:
     """Draw one network according to ``cfg``."""
     u = rng.random() ** (1.0 / cfg.size_power)
-    n = int(cfg.n_min + np.floor(u * (cfg.n_max - cfg.n_min + 1)))
-    n = min(n, cfg.n_max)
-    m = int(round(rng.uniform(*cfg.edge_factor) * n))
+    n = min(int(cfg.n_min + math.floor(u * (cfg.n_max - cfg.n_min + 1))), cfg.n_max)
+    lo, hi = cfg.edge_factor
+    m = int(round((lo + (hi - lo) * rng.random()) * n))  # = rng.uniform(lo, hi), same stream
     src, dst = GENERATORS[cfg.family](n, m, rng)
     intake = np.zeros(n)
     excretion = np.zeros(n)
-    k_in = int(rng.integers(cfg.intakes[0], cfg.intakes[1] + 1))
-    k_out = int(rng.integers(cfg.excretions[0], cfg.excretions[1] + 1))
-    intake[rng.choice(n, size=min(k_in, n), replace=False)] = _values(cfg, min(k_in, n), rng)
-    excretion[rng.choice(n, size=min(k_out, n), replace=False)] = _values(cfg, min(k_out, n), rng)
+    k_in = min(_count(cfg.intakes, rng), n)
+    k_out = min(_count(cfg.excretions, rng), n)
+    intake[rng.choice(n, size=k_in, replace=False)] = _values(cfg, k_in, rng)
+    excretion[rng.choice(n, size=k_out, replace=False)] = _values(cfg, k_out, rng)
     if cfg.redeem > 0 and rng.random() < cfg.redeem:
         src, dst = _redeem(n, src, dst, excretion, rng)
     weight = _values(cfg, len(src), rng)
@@ -170,12 +186,226 @@ def sample_network(cfg: GeneratorConfig, rng: np.random.Generator) -> RawNetwork
 def _redeem(n, src, dst, excretion, rng):
     """Add edges from non-draining to draining nodes until every node drains (paper's redeem)."""
     drains = _drains(n, src, dst, excretion)
+    if not drains.any():  # no excreting node: no edge can make the network drain
+        return src, dst
     while not drains.all():
         a = int(rng.choice(np.flatnonzero(~drains)))
         b = int(rng.choice(np.flatnonzero(drains)))
         src, dst = np.append(src, a), np.append(dst, b)
         drains = _drains(n, src, dst, excretion)
     return src, dst
+
+
+@dataclass(frozen=True, eq=False)
+class RawBatch(Sequence):
+    """Many generated networks stored end to end (the output of :func:`sample_batch`).
+
+    A sequence of :class:`RawNetwork` (``batch[k]`` slices views out of the flat arrays), which
+    :func:`sbmleq.exact.label_raw_batch` reads directly without concatenating anything.
+    """
+
+    sizes: np.ndarray  # (B,) node counts
+    node_off: np.ndarray  # (B + 1,) offsets into intake / excretion
+    edge_off: np.ndarray  # (B + 1,) offsets into src / dst / weight
+    src: np.ndarray  # (E,) local source index of each edge (int32 from the G(n, m) sampler)
+    dst: np.ndarray  # (E,) local target index
+    weight: np.ndarray  # (E,)
+    intake: np.ndarray  # (N,)
+    excretion: np.ndarray  # (N,)
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        k = range(len(self))[k]
+        e0, e1 = self.edge_off[k], self.edge_off[k + 1]
+        v0, v1 = self.node_off[k], self.node_off[k + 1]
+        return RawNetwork(int(self.sizes[k]), self.src[e0:e1], self.dst[e0:e1],
+                          self.weight[e0:e1], self.intake[v0:v1], self.excretion[v0:v1])
+
+    @cached_property
+    def edge_graph(self) -> np.ndarray:
+        """(E,) the network of each edge."""
+        return np.repeat(np.arange(len(self.sizes)), np.diff(self.edge_off))
+
+
+_SCRATCH = 1 << 19  # slots of the duplicate-detection table in the batched G(n, m) sampler
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    off = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=off[1:])
+    return off
+
+
+def _gnm_batch(n: np.ndarray, m: np.ndarray, rng: np.random.Generator):
+    """Directed G(n, m) for many graphs at once: (counts, src, dst) with edges grouped by graph.
+
+    Each graph draws codes of ordered pairs with replacement and keeps its first ``m`` distinct
+    ones in draw order, which is a uniform m-subset (sequential sampling without replacement);
+    the rare graph that draws too few distinct codes is redrawn with :func:`erdos_renyi_gnm`.
+    Index arithmetic is in int32 where it fits (twice as fast as int64 here).
+    """
+    b = len(n)
+    pairs = n * (n - 1)
+    i32 = np.int32 if pairs.max(initial=0) < 2**31 else np.int64
+    m = np.minimum(m, pairs)
+    dupes = m * m / np.maximum(pairs, 1)  # about twice the expected number of repeats
+    draws = np.where(m > 0, m + np.ceil(dupes + 4 * np.sqrt(dupes)).astype(np.int64) + 4, 0)
+    draw_off = _offsets(draws)
+    graph = np.repeat(np.arange(b, dtype=i32), draws)
+    code = (rng.random(len(graph)) * np.repeat(pairs.astype(np.float64), draws)).astype(i32)
+    # First occurrence of each (graph, code), graphs taken in slabs that fit the table. There is
+    # one winner per distinct key; numpy writes in order, so the winner is the first draw (any
+    # rule that looks only at positions would keep the subset uniform).
+    first = np.empty(len(code), bool)
+    table = np.empty(_SCRATCH, i32)
+    g0 = 0
+    while g0 < b:
+        width = max(int(pairs[g0:].max(initial=1)), 1)
+        g1 = min(b, g0 + max(1, _SCRATCH // width))
+        if width > len(table):  # a graph too large for the table: give it its own
+            table = np.empty(width, i32)
+        d0, d1 = draw_off[g0], draw_off[g1]
+        key = (graph[d0:d1] - i32(g0)) * i32(width) + code[d0:d1]
+        pos = np.arange(d1 - d0, dtype=i32)
+        table[key[::-1]] = pos[::-1]
+        np.equal(table[key], pos, out=first[d0:d1])
+        g0 = g1
+    seen = np.zeros(len(code) + 1, i32)
+    np.cumsum(first, out=seen[1:])
+    rank = seen[:-1] - np.repeat(seen[draw_off[:-1]], draws)  # distinct codes drawn before
+    keep = first & (rank < np.repeat(m.astype(i32), draws))
+    counts = np.bincount(graph[keep], minlength=b)
+    src, off = np.divmod(code[keep], np.repeat(np.maximum(n - 1, 1).astype(i32), counts))
+    dst = off + (off >= src)
+    short = np.flatnonzero(counts < m)
+    if len(short):  # redraw these graphs one by one
+        e_off = _offsets(counts)
+        parts = [erdos_renyi_gnm(int(n[k]), int(m[k]), rng) if counts[k] < m[k]
+                 else (src[e_off[k]:e_off[k + 1]], dst[e_off[k]:e_off[k + 1]]) for k in range(b)]
+        src = np.concatenate([p[0] for p in parts]).astype(i32)
+        dst = np.concatenate([p[1] for p in parts]).astype(i32)
+        counts = m.copy()
+    return counts, src, dst
+
+
+def _pick_batch(n: np.ndarray, k: np.ndarray, rng: np.random.Generator):
+    """Distinct uniform picks: ``k[b]`` of the ``n[b]`` nodes of each graph (graph, local node)."""
+    b = len(n)
+    k = np.minimum(k, n)
+    kmax = int(k.max(initial=0))
+    chosen = np.full((b, max(kmax, 1)), np.iinfo(np.int64).max)
+    for j in range(kmax):
+        r = (rng.random(b) * (n - j)).astype(np.int64)
+        # Map r to the r-th node not chosen yet: step over earlier picks in increasing order.
+        for p in np.sort(chosen[:, :j], axis=1).T:
+            r += r >= p
+        chosen[:, j] = np.where(j < k, r, chosen[:, j])
+    graph, slot = np.nonzero(np.arange(max(kmax, 1))[None, :] < k[:, None])
+    return graph, chosen[graph, slot]
+
+
+def _redeem_batch(batch: RawBatch, todo: np.ndarray, rng: np.random.Generator) -> RawBatch:
+    """:func:`_redeem` for the graphs flagged in ``todo``, in rounds of one new edge per graph.
+
+    Each round searches only the graphs still being redeemed, so the work shrinks with them.
+    """
+    from sbmleq.exact import _reaches
+
+    b = len(batch.sizes)
+    node_graph = np.repeat(np.arange(b), batch.sizes)
+    n_total = int(batch.node_off[-1])
+    graph = batch.edge_graph
+    exits = np.flatnonzero(batch.excretion > 0)
+    todo = todo & (np.bincount(node_graph[exits], minlength=b) > 0)  # else nothing can drain
+    # The working set, in global node indices: the edges, nodes and exits of the live graphs.
+    live = todo[graph]
+    src = batch.src[live] + batch.node_off[graph[live]]
+    dst = batch.dst[live] + batch.node_off[graph[live]]
+    edge_graph = graph[live]
+    nodes = np.flatnonzero(todo[node_graph])
+    exits = exits[todo[node_graph[exits]]]
+    rounds = []  # (graphs, new sources, new targets) per round
+    index = np.empty(n_total, np.int64)  # global -> working-set node index
+    while len(nodes):
+        index[nodes] = np.arange(len(nodes))
+        drains = _reaches(len(nodes), index[src], index[dst], index[exits])
+        stuck = np.bincount(node_graph[nodes[~drains]], minlength=b)
+        still = stuck > 0
+        rows = np.flatnonzero(still)
+        if not len(rows):
+            break
+        pick = []
+        for want in (~drains, drains & still[node_graph[nodes]]):
+            # a random source among the stuck nodes, a random target among the draining ones
+            cand = nodes[want]
+            count = np.bincount(node_graph[cand], minlength=b)
+            r = (rng.random(len(rows)) * count[rows]).astype(np.int64)
+            pick.append(cand[_offsets(count)[rows] + r])
+        rounds.append((rows, pick[0], pick[1]))
+        keep = still[edge_graph]
+        src = np.concatenate([src[keep], pick[0]])
+        dst = np.concatenate([dst[keep], pick[1]])
+        edge_graph = np.concatenate([edge_graph[keep], rows])
+        nodes = nodes[still[node_graph[nodes]]]
+        exits = exits[still[node_graph[exits]]]
+    if not rounds:
+        return batch
+    # Regroup by graph: the original edges first, then the added ones in round order (a graph
+    # takes part in rounds 0, 1, ... until it drains, so its k-th added edge is from round k).
+    old_counts = np.diff(batch.edge_off)
+    counts = old_counts + np.bincount(np.concatenate([r[0] for r in rounds]), minlength=b)
+    edge_off = _offsets(counts)
+    total = int(edge_off[-1])
+    new_src = np.empty(total, np.int64)
+    new_dst = np.empty(total, np.int64)
+    at = edge_off[graph] + np.arange(len(graph)) - batch.edge_off[graph]
+    new_src[at] = batch.src
+    new_dst[at] = batch.dst
+    for k, (rows, a, t) in enumerate(rounds):
+        at = edge_off[rows] + old_counts[rows] + k
+        new_src[at] = a - batch.node_off[rows]
+        new_dst[at] = t - batch.node_off[rows]
+    return RawBatch(batch.sizes, batch.node_off, edge_off, new_src, new_dst, batch.weight,
+                    batch.intake, batch.excretion)
+
+
+def sample_batch(cfg: GeneratorConfig, rng: np.random.Generator, count: int) -> RawBatch:
+    """``count`` networks drawn as :func:`sample_network` draws them, vectorised over the batch.
+
+    Same distribution, different random stream (so not the same networks as ``sample_network``
+    for a given seed; still reproducible from ``rng``). The G(n, m) family is generated fully
+    vectorised; the other families draw their topologies one by one.
+    """
+    u = rng.random(count) ** (1.0 / cfg.size_power)
+    n = np.minimum(cfg.n_min + np.floor(u * (cfg.n_max - cfg.n_min + 1)).astype(np.int64),
+                   cfg.n_max)
+    lo, hi = cfg.edge_factor
+    m = np.rint((lo + (hi - lo) * rng.random(count)) * n).astype(np.int64)
+    if cfg.family == "gnm":
+        counts, src, dst = _gnm_batch(n, m, rng)
+    else:
+        tops = [GENERATORS[cfg.family](int(a), int(c), rng) for a, c in zip(n, m)]
+        counts = np.array([len(t[0]) for t in tops], np.int64)
+        src = np.concatenate([t[0] for t in tops] + [np.zeros(0, np.int64)])
+        dst = np.concatenate([t[1] for t in tops] + [np.zeros(0, np.int64)])
+    node_off = _offsets(n)
+    intake = np.zeros(int(node_off[-1]))
+    excretion = np.zeros(int(node_off[-1]))
+    for values, bounds in ((intake, cfg.intakes), (excretion, cfg.excretions)):
+        k = np.full(count, bounds[0]) if bounds[0] == bounds[1] else rng.integers(
+            bounds[0], bounds[1] + 1, count)
+        graph, node = _pick_batch(n, k, rng)
+        values[node_off[graph] + node] = _values(cfg, len(node), rng)
+    batch = RawBatch(n, node_off, _offsets(counts), src, dst, np.zeros(0), intake, excretion)
+    if cfg.redeem > 0:
+        batch = _redeem_batch(batch, rng.random(count) < cfg.redeem, rng)
+    weight = _values(cfg, int(batch.edge_off[-1]), rng)
+    return RawBatch(batch.sizes, batch.node_off, batch.edge_off, batch.src, batch.dst, weight,
+                    batch.intake, batch.excretion)
 
 
 def iter_networks(cfg: GeneratorConfig, seed: int) -> Iterator[RawNetwork]:

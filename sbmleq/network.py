@@ -50,8 +50,9 @@ class Network:
         src = np.asarray(self.src, dtype=np.int64).reshape(-1)
         dst = np.asarray(self.dst, dtype=np.int64).reshape(-1)
         weight = np.asarray(self.weight, dtype=np.float64).reshape(-1)
-        intake = np.asarray(self.intake, dtype=np.float64).reshape(-1)
-        excretion = np.asarray(self.excretion, dtype=np.float64).reshape(-1)
+        # "+ 0.0" turns -0.0 into 0.0, so that equal networks have equal bytes (hash, digest).
+        intake = np.asarray(self.intake, dtype=np.float64).reshape(-1) + 0.0
+        excretion = np.asarray(self.excretion, dtype=np.float64).reshape(-1) + 0.0
         where = self.name or "network"
         if n == 0:
             raise NetworkError("the network has no nodes", source=where)
@@ -62,8 +63,11 @@ class Network:
             raise NetworkError("edge arrays differ in length", source=where)
         if intake.shape != (n,) or excretion.shape != (n,):
             raise NetworkError("intake and excretion need one value per node", source=where)
-        if len(src) and (src.min() < 0 or dst.min() < 0 or src.max() >= n or dst.max() >= n):
-            raise NetworkError("an edge refers to a node index out of range", source=where)
+        outside = np.flatnonzero((src < 0) | (dst < 0) | (src >= n) | (dst >= n))
+        if len(outside):
+            k = int(outside[0])
+            raise NetworkError(f"an edge refers to a node index out of range 0..{n - 1}",
+                               source=where, element=f"edge #{k} ({int(src[k])}->{int(dst[k])})")
         bad = np.flatnonzero((src == dst) | ~np.isfinite(weight) | (weight <= 0))
         if len(bad):
             k = int(bad[0])

@@ -45,7 +45,7 @@ class LogScalarEncoder:
             return (NUM_POS_INF if x > 0 else NUM_NEG_INF), 0.0
         if x == 0.0:
             return NUM_ZERO, 0.0
-        return (NUM_POS if x > 0 else NUM_NEG), math.log10(abs(x))
+        return (NUM_POS if x > 0 else NUM_NEG), float(np.log10(abs(x)))  # as encode_array
 
     def encode_array(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised :meth:`encode` over an array."""
@@ -68,7 +68,10 @@ class LogScalarEncoder:
             return 0.0
         if exact is not None:
             return exact
-        value = 10.0 ** magnitude
+        try:
+            value = 10.0 ** magnitude
+        except OverflowError:  # a magnitude beyond the float range (e.g. a model's output)
+            value = math.inf
         return value if cls == NUM_POS else -value
 
 
@@ -95,17 +98,21 @@ class PaperFloatEncoder:
     def parse(self, tokens: list[str]) -> float:
         if tokens == ["NaN"]:
             return math.nan
-        if len(tokens) == 2 and tokens[1] == "Inf":
+        if len(tokens) == 2 and tokens[1] == "Inf" and tokens[0] in ("+", "-"):
             return math.inf if tokens[0] == "+" else -math.inf
         try:
             cut = tokens.index("10^")
-            sign = -1.0 if tokens[0] == "-" else 1.0
-            digits = tokens[1:cut]
-            mantissa = float(digits[0] + "." + "".join(digits[1:]))
-            exp = int("".join(tokens[cut + 2:])) * (-1 if tokens[cut + 1] == "-" else 1)
+            digits, exp_digits = tokens[1:cut], tokens[cut + 2:]
+            if (tokens[0] not in ("+", "-") or tokens[cut + 1] not in ("+", "-") or not digits
+                    or not exp_digits or not all(len(d) == 1 and d.isdigit()
+                                                 for d in digits + exp_digits)):
+                raise ValueError
+            # One decimal literal, so the value is correctly rounded (also for subnormals).
+            text = (f"{tokens[0]}{digits[0]}.{''.join(digits[1:])}"
+                    f"e{tokens[cut + 1]}{''.join(exp_digits)}")
+            return float(text)
         except (ValueError, IndexError):
             raise InputError(f"cannot parse number tokens {' '.join(tokens)!r}") from None
-        return sign * mantissa * 10.0 ** exp
 
 
 NUMBER_ENCODERS = {"log_scalar": LogScalarEncoder, "paper_float": PaperFloatEncoder}
@@ -175,7 +182,11 @@ def decode(seq: TokenSequence, name: str = "", encoder: LogScalarEncoder | None 
     if seq.version != TOKEN_FORMAT_VERSION:
         raise InputError(f"token format version {seq.version} is not supported "
                          f"(this sbmleq reads version {TOKEN_FORMAT_VERSION})")
-    kind = seq.kind
+    kind = np.asarray(seq.kind)
+    size = len(kind)
+    if (np.shape(seq.a) != (size,) or np.shape(seq.b) != (size,)
+            or any(np.shape(x) != (size, 2) for x in (seq.num_cls, seq.num_mag, seq.num_exact))):
+        raise InputError("token sequence arrays differ in length")
     if len(kind) < 3 or kind[0] != BOS or kind[-1] != EOS:
         raise InputError("token sequence must start with <bos> and end with <eos>")
     body = kind[1:-1]
@@ -184,6 +195,8 @@ def decode(seq: TokenSequence, name: str = "", encoder: LogScalarEncoder | None 
         raise InputError("token sequence must list all NODE positions before the EDGE positions")
     if not np.array_equal(seq.a[1:n + 1], np.arange(n)):
         raise InputError("NODE positions must be numbered 0..n-1 in order")
+    if len(seq.node_ids) != n:
+        raise InputError(f"token sequence has {n} NODE positions but {len(seq.node_ids)} node ids")
 
     def value(p: int, s: int) -> float:
         return enc.parse(int(seq.num_cls[p, s]), float(seq.num_mag[p, s]), float(seq.num_exact[p, s]))
@@ -225,11 +238,18 @@ def to_paper_text(net: Network, weighted: bool = False, precision: int = 3) -> s
 def from_paper_text(text: str, weighted: bool = False) -> Network:
     """Inverse of :func:`to_paper_text` (node ids become ``x0 .. x{n-1}``)."""
     toks = text.split()
+    pos = 0
+
+    def node(tok: str) -> int:
+        if not tok.startswith("N"):
+            raise ValueError(tok)
+        return int(tok[1:])
+
     try:
-        n = int(toks[0][1:])
+        n = node(toks[0])
         pos, edges, intake, excretion = 1, [], {}, {}
         while pos < len(toks):
-            s, t = int(toks[pos][1:]), int(toks[pos + 1][1:])
+            s, t = node(toks[pos]), node(toks[pos + 1])
             pos += 2
             w = 1.0
             if weighted:
