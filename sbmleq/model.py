@@ -9,8 +9,9 @@ Two architectures share one config and one checkpoint format:
   ``physics=True`` each iteration computes, from its current estimate y of log10 concentrations,
   the log-space balance ``log10((phi_j + sum_i w_ij x_i) / (out_j + e_j))`` (a log-sum-exp over
   incoming edges: one Jacobi step) shifted globally so that total excretion equals total intake
-  (mass balance). The blocks read that estimate and predict a correction to it: a learned,
-  accelerated fixed-point iteration. ``physics=False`` predicts y directly.
+  (mass balance). The blocks read that estimate and predict a per-node over-relaxation factor and
+  momentum for the step towards it: a learned, accelerated fixed-point iteration whose fixed point
+  is the exact equilibrium (more iterations at inference keep refining). ``physics=False`` predicts y directly.
 - ``seq`` (baseline): a plain Transformer encoder over the whole token sequence (node and edge
   positions, node slots as learned id embeddings), read out at NODE positions.
 
@@ -141,7 +142,8 @@ class GraphEquilibriumModel(nn.Module):
         self.blocks = nn.ModuleList(GraphBlock(cfg) for _ in range(cfg.n_layers))
         self.inject = nn.Linear(3, d) if cfg.physics else None
         self.ln_f = nn.LayerNorm(d)
-        self.y_head = nn.Linear(d, 1)
+        # physics: 2 outputs (over-relaxation a, momentum b); otherwise y directly
+        self.y_head = nn.Linear(d, 2 if cfg.physics else 1)
         self.drain_head = nn.Linear(d, 1)
         if cfg.physics:  # start as the plain physics iteration; learn corrections to it
             nn.init.zeros_(self.y_head.weight)
@@ -160,7 +162,9 @@ class GraphEquilibriumModel(nn.Module):
         h = self.embed(self.node_features(log_in, log_ex, log_w, adj))
         ys = []
         y = torch.zeros_like(log_in)
+        y_prev = y
         for _ in range(n_iters or self.cfg.n_iters):
+            head = self.y_head
             if self.inject is not None:
                 est = global_rescale(balance_estimate(y, log_in, log_ex, log_w, adj, node_mask),
                                      log_ex, node_mask)
@@ -168,9 +172,16 @@ class GraphEquilibriumModel(nn.Module):
                 h = h + self.inject(torch.stack([y / 4, est / 4, delta], dim=-1).to(h.dtype))
             for block in self.blocks:
                 h = block(h, node_mask, adj, log_w)
-            correction = self.y_head(self.ln_f(h)).squeeze(-1).float()
-            y = (est + correction) if self.inject is not None else correction
-            y = y.clamp(-15.0, 15.0).masked_fill(~node_mask, 0.0)
+            out = head(self.ln_f(h)).float()
+            if self.inject is not None:
+                # Learned over-relaxation and momentum: both vanish at the fixed point, so the
+                # exact equilibrium stays a fixed point and more iterations keep refining.
+                relax, momentum = 2.0 * torch.tanh(out[..., 0]), torch.tanh(out[..., 1])
+                y_new = y + (1.0 + relax) * (est - y) + momentum * (y - y_prev)
+            else:
+                y_new = out[..., 0]
+            y_prev = y
+            y = y_new.clamp(-15.0, 15.0).masked_fill(~node_mask, 0.0)
             ys.append(y)
         drain = self.drain_head(self.ln_f(h)).squeeze(-1).float()
         return {"y": y, "ys": ys, "drain_logit": drain}

@@ -24,14 +24,16 @@ TEST_SEED = 2 * 10**9 + 11
 
 def default_recipe(family: str = "gnm", weights: str = "loguniform") -> list[tuple[float, GeneratorConfig]]:
     """The shipped model's training distribution: real-valued rates over 2 decades, 1-3 intakes
-    and excretions, most examples at up to 32 nodes, some up to 100 (KEGG and SBML sizes)."""
+    and excretions, most examples at up to 32 nodes, some up to 64. The model is permutation
+    equivariant and size-agnostic; larger networks (KEGG has up to 84 nodes) are evaluated as
+    out of the trained range. (An earlier recipe with a 65-100 node bucket spent most of its CPU
+    time on that bucket.)"""
     base = GeneratorConfig(family=family, weights=weights, decades=2.0, intakes=(1, 3),
                            excretions=(1, 3), redeem=0.4)
     return [
-        (0.30, replace(base, n_min=2, n_max=16)),
-        (0.45, replace(base, n_min=17, n_max=32)),
-        (0.18, replace(base, n_min=33, n_max=64)),
-        (0.07, replace(base, n_min=65, n_max=100)),
+        (0.35, replace(base, n_min=2, n_max=16)),
+        (0.50, replace(base, n_min=17, n_max=32)),
+        (0.15, replace(base, n_min=33, n_max=64)),
     ]
 
 

@@ -97,7 +97,7 @@ def main(argv=None) -> None:
     ap.add_argument("--n-heads", type=int, default=6)
     ap.add_argument("--n-layers", type=int, default=1)
     ap.add_argument("--n-iters", type=int, default=16, help="refinement iterations at inference")
-    ap.add_argument("--train-iters", default="8-16",
+    ap.add_argument("--train-iters", default="6-12",
                     help="range of iterations drawn per training batch (graph arch), e.g. 8-16")
     ap.add_argument("--d-ff", type=int, default=256)
     ap.add_argument("--no-physics", action="store_true")
