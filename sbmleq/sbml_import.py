@@ -1,0 +1,727 @@
+"""Read SBML into a LIFE :class:`~sbmleq.network.Network`, reaction by reaction, with a report.
+
+Each reaction is decided on its math: the kinetic law is turned into a sympy expression (function
+definitions expanded, assignment rules, parameters, compartment sizes and boundary species
+substituted), then it must be affine in the floating species the reaction moves and depend on no
+other species or on time. SBML rate laws are in substance per time; the contribution to a species'
+ODE is divided by its compartment volume when the species is a concentration
+(``hasOnlySubstanceUnits="false"``), so ``k*S*V`` gives dS/dt = -k*S. Network values stay in the
+units the SBML declares for each species (``ImportResult.species_units``): never converted.
+
+A model outside the class is not an exception: ``ImportResult.in_class`` is False and every
+reason is listed (``require_in_class`` raises :class:`~sbmleq.errors.OutOfClassError`).
+Unreadable input raises :class:`~sbmleq.errors.InputError`. See docs/sbml-import.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sbmleq.errors import InputError, NetworkError, OutOfClassError
+from sbmleq.loader import error_detail, ignorable_read_errors, read_document
+from sbmleq.network import Network
+
+if TYPE_CHECKING:
+    import libsbml
+    import pandas
+    import sympy
+
+SBMLEQ_NS = "https://sbmleq.invalid/ns/network/1"  # same as sbml_export.SBMLEQ_NS
+AVOGADRO = 6.02214179e23  # the value libsbml and roadrunner use
+
+
+@dataclass(frozen=True)
+class ReactionReport:
+    """What one reaction became: ``as_`` when mapped, else ``reason`` (prefixed by its id)."""
+
+    reaction_id: str
+    mapped: bool
+    as_: str = ""
+    reason: str | None = None
+    law: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["as"] = data.pop("as_")
+        return data
+
+
+@dataclass
+class ImportResult:
+    """An imported model: the network (None when out of class), one report entry per reaction,
+    every out-of-class reason, warnings, and each species' declared units (by node id)."""
+
+    network: Network | None
+    report: list[ReactionReport]
+    in_class: bool
+    species_units: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    source_name: str = ""
+    model_id: str = ""
+    node_species: dict[str, str] = field(default_factory=dict)  # node id -> SBML species id
+
+    def to_frame(self) -> "pandas.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame([r.to_dict() for r in self.report],
+                            columns=["reaction_id", "mapped", "as", "reason", "law"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source_name, "model_id": self.model_id, "in_class": self.in_class,
+                "reasons": list(self.reasons), "warnings": list(self.warnings),
+                "species_units": dict(self.species_units), "node_species": dict(self.node_species),
+                "report": [r.to_dict() for r in self.report],
+                "network": None if self.network is None else self.network.to_dict()}
+
+    def require_in_class(self) -> Network:
+        """The network, or :class:`OutOfClassError` with the first reasons."""
+        if self.in_class and self.network is not None:
+            return self.network
+        shown = "; ".join(self.reasons[:3]) or "not a LIFE network"
+        more = f" (and {len(self.reasons) - 3} more)" if len(self.reasons) > 3 else ""
+        raise OutOfClassError(f"outside the LIFE class: {shown}{more}", source=self.source_name)
+
+
+class _NotLife(Exception):
+    """A construct outside the LIFE class; the message is the reason."""
+
+
+# ---------------------------------------------------------------------------- the math
+class _Scope:
+    """Symbol tables of one model and the walker from libsbml ASTs to sympy expressions."""
+
+    def __init__(self, model: "libsbml.Model", source_name: str) -> None:
+        import libsbml
+        import sympy as sp
+
+        self.sp, self.lib, self.model, self.source_name = sp, libsbml, model, source_name
+        self.time = sp.Dummy("t")
+        self.species = {s.getId(): s for s in model.getListOfSpecies()}
+        self.compartments = {c.getId(): c for c in model.getListOfCompartments()}
+        self.parameters = {p.getId(): p for p in model.getListOfParameters()}
+        self.functions = {f.getId(): f for f in model.getListOfFunctionDefinitions()}
+        self.reaction_ids = {r.getId() for r in model.getListOfReactions()}
+        self.initial = {a.getSymbol(): a.getMath() for a in model.getListOfInitialAssignments()
+                        if a.isSetMath()}
+        self.assigned: dict[str, Any] = {}
+        self.changing: dict[str, str] = {}
+        for rule in model.getListOfRules():
+            if rule.isAssignment() and rule.isSetMath():
+                self.assigned[rule.getVariable()] = rule.getMath()
+            elif rule.isRate():
+                self.changing[rule.getVariable()] = "a rate rule"
+        for event in model.getListOfEvents():
+            for ea in event.getListOfEventAssignments():
+                self.changing.setdefault(ea.getVariable(), f"event {event.getId() or '(unnamed)'}")
+        self.state: set[str] = set()  # set by _Importer: floating species that reactions change
+        self.symbols = {i: sp.Symbol(i) for i in list(self.species) + list(self.compartments)}
+        self.used: dict[str, float] = {}  # parameter values read while walking one kinetic law
+        self.cache: dict[str, tuple[Any, dict[str, float]]] = {}
+
+    def number(self, value: float, name: str, where: str) -> "sympy.Expr":
+        if not math.isfinite(value):
+            raise InputError(f"value must be finite, got {value!r} (used in {where})",
+                             source=self.source_name, element=name)
+        self.used[name] = value
+        return self.sp.Float(value)
+
+    def constant(self, name: str, where: str, stack: tuple[str, ...]) -> "sympy.Expr":
+        """A value that must not depend on species or time (initial assignment or rule).
+
+        Initial assignments are evaluated here (at time 0, with the species' initial values)
+        rather than by libsbml's initial-assignment converter, which crashes on some models.
+        """
+        for table, what in ((self.assigned, "assignment rule"),
+                            (self.initial, "initial assignment")):
+            if name in table:
+                value = self.expr(table[name], {}, None, stack + (name,), where)
+                if table is self.initial:
+                    at_zero = {self.symbols[s]: self.initial_value(s, where, stack + (name,))
+                               for s in self.state if self.symbols[s] in value.free_symbols}
+                    value = value.xreplace({**at_zero, self.time: self.sp.Integer(0)})
+                if value.free_symbols - {self.symbols.get(c) for c in self.compartments}:
+                    raise _NotLife(f"the {what} of {name} is not a constant")
+                return value
+        raise KeyError(name)
+
+    def initial_value(self, sid: str, where: str, stack: tuple[str, ...]) -> "sympy.Expr":
+        if sid in stack:
+            raise _NotLife(f"circular definition of {sid}")
+        if sid in self.initial:
+            return self.constant(sid, where, stack)
+        return self.species_value(self.species[sid])
+
+    def name(self, name: str, local: dict[str, float | None], where: str,
+             stack: tuple[str, ...]) -> "sympy.Expr":
+        if name in local:
+            if local[name] is None:
+                raise _NotLife(f"local parameter {name} has no value")
+            return self.number(float(local[name]), name, where)
+        if name in stack:
+            raise _NotLife(f"circular definition of {name}")
+        if name not in self.cache:  # rules are walked once per import, not once per reaction
+            outer, self.used = self.used, {}
+            try:
+                self.cache[name] = (self.global_name(name, where, stack), self.used)
+            except _NotLife as exc:
+                self.cache[name] = (exc, self.used)
+            finally:
+                self.used = outer
+        value, used = self.cache[name]
+        self.used.update(used)
+        if isinstance(value, _NotLife):
+            raise value
+        return value
+
+    def global_name(self, name: str, where: str, stack: tuple[str, ...]) -> "sympy.Expr":
+        if name in self.state:
+            return self.symbols[name]
+        if name in self.changing:
+            raise _NotLife(f"{name} changes in time ({self.changing[name]})")
+        if name in self.compartments:
+            if name in self.assigned or name in self.initial:
+                return self.constant(name, where, stack)
+            return self.symbols[name]
+        if name in self.assigned:
+            return self.expr(self.assigned[name], {}, None, stack + (name,), where)
+        if name in self.initial and (name in self.parameters or name in self.species):
+            return self.constant(name, where, stack)
+        if name in self.parameters:
+            par = self.parameters[name]
+            if not par.isSetValue():
+                raise _NotLife(f"parameter {name} has no value")
+            return self.number(par.getValue(), name, where)
+        if name in self.species:
+            return self.initial_value(name, where, stack)
+        if name in self.reaction_ids:
+            raise _NotLife(f"uses the rate of reaction {name} as a symbol")
+        raise _NotLife(f"uses the undefined symbol {name}")
+
+    def species_value(self, s: "libsbml.Species") -> "sympy.Expr":
+        """A species held constant (boundary or constant): its initial value."""
+        size = self.symbols.get(s.getCompartment(), self.sp.Integer(1))
+        if s.isSetInitialAmount():
+            amount = self.sp.Float(s.getInitialAmount())
+            return amount if s.getHasOnlySubstanceUnits() else amount / size
+        if s.isSetInitialConcentration():
+            conc = self.sp.Float(s.getInitialConcentration())
+            return conc * size if s.getHasOnlySubstanceUnits() else conc
+        raise _NotLife(f"species {s.getId()} is held constant but has no initial value")
+
+    def expr(self, node: "libsbml.ASTNode", local: dict[str, float | None],
+             bound: dict[str, Any] | None, stack: tuple[str, ...], where: str) -> "sympy.Expr":
+        sp, L = self.sp, self.lib
+        t = node.getType()
+        if t == L.AST_NAME:
+            nm = node.getName()
+            if bound is not None and nm in bound:
+                return bound[nm]
+            return self.name(nm, local, where, stack)
+        if t == L.AST_INTEGER:
+            return sp.Integer(node.getInteger())
+        if t in (L.AST_REAL, L.AST_REAL_E):
+            return sp.Float(node.getReal())
+        if t == L.AST_RATIONAL:
+            return sp.Rational(node.getNumerator(), node.getDenominator())
+        simple = {L.AST_NAME_TIME: self.time, L.AST_NAME_AVOGADRO: sp.Float(AVOGADRO),
+                  L.AST_CONSTANT_E: sp.E, L.AST_CONSTANT_PI: sp.pi, L.AST_CONSTANT_TRUE: sp.true,
+                  L.AST_CONSTANT_FALSE: sp.false}
+        if t in simple:
+            return simple[t]
+        if t == L.AST_FUNCTION_DELAY:
+            raise _NotLife("uses delay()")
+        if t == L.AST_FUNCTION_RATE_OF:
+            raise _NotLife("uses rateOf()")
+        kids = [self.expr(node.getChild(i), local, bound, stack, where)
+                for i in range(node.getNumChildren())]
+        if t == L.AST_FUNCTION:
+            fd = self.functions.get(node.getName())
+            if fd is None or fd.getBody() is None:
+                raise _NotLife(f"calls the undefined function {node.getName()}")
+            args = [fd.getArgument(i).getName() for i in range(fd.getNumArguments())]
+            if len(args) != len(kids):
+                raise _NotLife(f"calls {node.getName()} with {len(kids)} arguments, not {len(args)}")
+            return self.expr(fd.getBody(), {}, dict(zip(args, kids)), stack, where)
+        return self.operator(t, node, kids)
+
+    def operator(self, t: int, node: "libsbml.ASTNode", kids: list[Any]) -> "sympy.Expr":
+        sp, L = self.sp, self.lib
+        n = len(kids)
+        if t == L.AST_PLUS:
+            return sp.Add(*kids)
+        if t == L.AST_TIMES:
+            return sp.Mul(*kids)
+        if t == L.AST_MINUS:
+            return -kids[0] if n == 1 else kids[0] - kids[1]
+        if t == L.AST_DIVIDE:
+            return kids[0] / kids[1]
+        if t in (L.AST_POWER, L.AST_FUNCTION_POWER):
+            base, power = kids
+            if power.is_Float and power == int(power):
+                power = sp.Integer(int(power))
+            return sp.Pow(base, power)
+        if t == L.AST_FUNCTION_ROOT:
+            return kids[-1] ** (1 / kids[0]) if n == 2 else sp.sqrt(kids[0])
+        if t == L.AST_FUNCTION_LOG:
+            return sp.log(kids[1], kids[0]) if n == 2 else sp.log(kids[0], 10)
+        if t == L.AST_FUNCTION_PIECEWISE:  # collapsed by hand: sympy's own can take minutes
+            pieces = [(kids[i], kids[i + 1]) for i in range(0, n - 1, 2)]
+            kept = []
+            for value, cond in pieces + ([(kids[-1], sp.true)] if n % 2 else []):
+                if self.time in getattr(cond, "free_symbols", ()):
+                    raise _NotLife("depends on time (a piecewise switch on time)")
+                if cond == sp.true and not kept:
+                    return value
+                if cond != sp.false:
+                    kept.append((value, cond))
+                if cond == sp.true:
+                    break
+            return sp.Piecewise(*kept, evaluate=False) if kept else sp.nan
+        if t == L.AST_FUNCTION_QUOTIENT:
+            return sp.floor(kids[0] / kids[1])
+        table = {
+            L.AST_FUNCTION_EXP: sp.exp, L.AST_FUNCTION_LN: sp.log, L.AST_FUNCTION_ABS: sp.Abs,
+            L.AST_FUNCTION_FLOOR: sp.floor, L.AST_FUNCTION_CEILING: sp.ceiling,
+            L.AST_FUNCTION_FACTORIAL: sp.factorial, L.AST_FUNCTION_SIN: sp.sin,
+            L.AST_FUNCTION_COS: sp.cos, L.AST_FUNCTION_TAN: sp.tan, L.AST_FUNCTION_SEC: sp.sec,
+            L.AST_FUNCTION_CSC: sp.csc, L.AST_FUNCTION_COT: sp.cot, L.AST_FUNCTION_SINH: sp.sinh,
+            L.AST_FUNCTION_COSH: sp.cosh, L.AST_FUNCTION_TANH: sp.tanh,
+            L.AST_FUNCTION_ARCSIN: sp.asin, L.AST_FUNCTION_ARCCOS: sp.acos,
+            L.AST_FUNCTION_ARCTAN: sp.atan, L.AST_FUNCTION_ARCSINH: sp.asinh,
+            L.AST_FUNCTION_ARCCOSH: sp.acosh, L.AST_FUNCTION_ARCTANH: sp.atanh,
+            L.AST_LOGICAL_NOT: sp.Not, L.AST_LOGICAL_AND: sp.And, L.AST_LOGICAL_OR: sp.Or,
+            L.AST_LOGICAL_XOR: sp.Xor, L.AST_LOGICAL_IMPLIES: sp.Implies,
+            L.AST_FUNCTION_MAX: sp.Max, L.AST_FUNCTION_MIN: sp.Min, L.AST_FUNCTION_REM: sp.Mod,
+        }
+        if t in table:
+            return table[t](*kids)
+        relations = {L.AST_RELATIONAL_EQ: sp.Eq, L.AST_RELATIONAL_NEQ: sp.Ne,
+                     L.AST_RELATIONAL_GT: sp.Gt, L.AST_RELATIONAL_GEQ: sp.Ge,
+                     L.AST_RELATIONAL_LT: sp.Lt, L.AST_RELATIONAL_LEQ: sp.Le}
+        if t in relations:
+            return sp.And(*[relations[t](a, b) for a, b in zip(kids, kids[1:])])
+        raise _NotLife(f"uses the MathML construct {node.getName() or f'of type {t}'}, "
+                       "which sbmleq does not interpret")
+
+
+# ---------------------------------------------------------------------------- the model
+Flux = tuple[str, str, str, float]  # (edge/intake/excretion, node, target node or "", value)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+class _Importer:
+    def __init__(self, doc: "libsbml.SBMLDocument", source_name: str) -> None:
+        import libsbml
+
+        self.lib, self.doc, self.source_name = libsbml, doc, source_name
+        self.warnings = [f"ignored read error at line {e.getLine()}: {error_detail(e)}"
+                         for e in ignorable_read_errors(doc)]
+        self.reasons: list[str] = []
+        self.formulas = {r.getId(): self._formula(r) for r in doc.getModel().getListOfReactions()}
+        # Function calls and initial assignments are expanded by the walker (_Scope), not by
+        # libsbml's converters: the initial-assignment converter segfaults on some curated models
+        # (BIOMD0000000429) and the function-definition one takes seconds on large ones.
+        self.model = doc.getModel()
+        self.scope = _Scope(self.model, source_name)
+        self.scope.state = self._state_species()
+        self.node_of = self._node_ids()
+        self.comp_values = self._compartment_values()
+        self.factor = {s: self._factor(s) for s in self.scope.state}
+
+    def _formula(self, rxn: "libsbml.Reaction") -> str:
+        kl = rxn.getKineticLaw()
+        if kl is None or not kl.isSetMath():
+            return ""
+        text = self.lib.formulaToL3String(kl.getMath()) or ""
+        return text if len(text) <= 160 else text[:157] + "..."
+
+    # -------------------------------------------------------------- model-level checks
+    def _state_species(self) -> set[str]:
+        scope, m = self.scope, self.model
+        changed: set[str] = set()
+        for rxn in m.getListOfReactions():
+            if rxn.isSetFast() and rxn.getFast():
+                self.warnings.append(f"{rxn.getId()}: fast reaction treated as an ordinary one "
+                                     "(the same equilibrium)")
+            net: dict[str, float] = {}
+            for refs, sign in ((rxn.getListOfReactants(), -1.0), (rxn.getListOfProducts(), 1.0)):
+                for ref in refs:
+                    stoich = ref.getStoichiometry() if ref.isSetStoichiometry() else 1.0
+                    net[ref.getSpecies()] = net.get(ref.getSpecies(), 0.0) + sign * stoich
+            changed.update(s for s, v in net.items() if v != 0 or math.isnan(v))
+        if m.getNumEvents():
+            ids = ", ".join(e.getId() or "(unnamed)" for e in m.getListOfEvents())
+            self.reasons.append(f"the model has {m.getNumEvents()} event(s) ({ids[:120]}): "
+                                "discrete changes at event times are outside LIFE")
+        algebraic = [r for r in m.getListOfRules() if r.isAlgebraic()]
+        if algebraic:
+            self.reasons.append(f"the model has {len(algebraic)} algebraic rule(s): LIFE networks "
+                                "are ODEs given by reactions only")
+        state: set[str] = set()
+        for sid, s in scope.species.items():
+            if scope.changing.get(sid) == "a rate rule" and sid not in scope.assigned:
+                self.reasons.append(f"species {sid} is governed by a rate rule, not by reactions")
+            if (not s.getBoundaryCondition() and not s.getConstant()
+                    and sid not in scope.assigned and sid not in scope.changing):
+                state.add(sid)
+                if sid not in changed:
+                    self.warnings.append(f"species {sid} is changed by no reaction: an isolated node "
+                                         "(it keeps its initial value)")
+        for sid in sorted(state):
+            comp = scope.species[sid].getCompartment()
+            if comp in scope.changing:
+                self.reasons.append(f"species {sid} lives in compartment {comp}, whose size changes "
+                                    f"({scope.changing[comp]})")
+        return state
+
+    def _node_ids(self) -> dict[str, str]:
+        order = [sid for sid in self.scope.species if sid in self.scope.state]
+        node_of = {sid: sid for sid in order}
+        if SBMLEQ_NS in (self.model.getAnnotationString() or ""):
+            names = {sid: self.scope.species[sid].getName() or sid for sid in order}
+            if len(set(names.values())) == len(names):
+                node_of = names
+            else:
+                self.warnings.append("species names are not unique: node ids are the species ids")
+        return node_of
+
+    def _compartment_values(self) -> dict[Any, Any]:
+        scope, sp = self.scope, self.scope.sp
+        used = {scope.species[s].getCompartment() for s in scope.state}
+        values: dict[Any, Any] = {}
+        for cid, comp in scope.compartments.items():
+            known = True
+            try:
+                if cid in scope.assigned or cid in scope.initial:
+                    value = float(scope.constant(cid, f"compartment {cid}", ()).xreplace(values))
+                elif comp.isSetSize():
+                    value = comp.getSize()
+                else:
+                    value = 1.0
+                    if cid in used:
+                        self.warnings.append(f"compartment {cid} has no size: 1 assumed")
+            except InputError:
+                raise
+            except Exception:  # noqa: BLE001 - _NotLife, or a rule sympy cannot evaluate
+                value, known = math.nan, False
+                if cid in used and cid not in scope.changing:
+                    self.reasons.append(f"the size of compartment {cid} is not a constant")
+            if cid in used and cid not in scope.changing and known and not 0 < value < math.inf:
+                raise InputError(f"compartment size must be finite and > 0, got {value!r}",
+                                 source=self.source_name, element=cid)
+            values[scope.symbols[cid]] = sp.Float(value)
+        return values
+
+    def _factor(self, sid: str) -> Any:
+        """Species quantity = amount / factor: the compartment for concentrations, else 1."""
+        scope = self.scope
+        s = scope.species[sid]
+        factor = (scope.sp.Integer(1) if s.getHasOnlySubstanceUnits()
+                  else scope.symbols[s.getCompartment()])
+        cf = s.getConversionFactor() if s.isSetConversionFactor() else (
+            self.model.getConversionFactor() if self.model.isSetConversionFactor() else "")
+        if cf:
+            try:
+                factor = factor / scope.name(cf, {}, f"conversion factor of {sid}", ())
+            except InputError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - _NotLife, or math sympy cannot evaluate
+                self.reasons.append(f"species {sid}: conversion factor {cf}: {exc}")
+        return factor
+
+    # -------------------------------------------------------------- reactions
+    def _stoichiometry(self, ref: "libsbml.SpeciesReference", rid: str) -> float:
+        if self.model.getLevel() < 3 and ref.isSetStoichiometryMath():
+            value = self.scope.expr(ref.getStoichiometryMath().getMath(), {}, None, (), rid)
+            if not value.is_number:
+                raise _NotLife(f"the stoichiometry of {ref.getSpecies()} changes in time")
+            return float(value)
+        if ref.isSetId() and (ref.getId() in self.scope.changing
+                              or ref.getId() in self.scope.assigned):
+            raise _NotLife(f"the stoichiometry of {ref.getSpecies()} changes in time")
+        if not ref.isSetStoichiometry():
+            self.warnings.append(f"{rid}: stoichiometry of {ref.getSpecies()} not set: 1 assumed")
+            return 1.0
+        return ref.getStoichiometry()
+
+    def reaction(self, rxn: "libsbml.Reaction") -> tuple[ReactionReport, list[Flux]]:
+        rid = rxn.getId()
+        law_text = self.formulas.get(rid, "")
+        try:
+            text, fluxes = self._reaction(rxn, rid, law_text)
+        except _NotLife as exc:
+            return ReactionReport(rid, False, "", f"{rid}: {exc}", law_text), []
+        except InputError:
+            raise
+        except Exception as exc:  # sympy can fail on exotic math: report, never crash
+            detail = " ".join(str(exc).split())[:80]
+            reason = (f"{rid}: kinetic law {law_text} could not be analysed with the model's values "
+                      f"({type(exc).__name__}{': ' + detail if detail else ''})")
+            return ReactionReport(rid, False, "", reason, law_text), []
+        return ReactionReport(rid, True, text, None, law_text), fluxes
+
+    def _reaction(self, rxn: "libsbml.Reaction", rid: str, law_text: str) -> tuple[str, list[Flux]]:
+        scope, sp = self.scope, self.scope.sp
+        net: dict[str, float] = {}
+        boundary: list[str] = []
+        for refs, sign in ((rxn.getListOfReactants(), -1.0), (rxn.getListOfProducts(), 1.0)):
+            for ref in refs:
+                sid = ref.getSpecies()
+                if sid not in scope.species:
+                    raise _NotLife(f"refers to the undefined species {sid}")
+                stoich = self._stoichiometry(ref, rid)
+                if sid in scope.state:
+                    net[sid] = net.get(sid, 0.0) + sign * stoich
+                else:
+                    boundary.append(sid)
+        moved = {s: v for s, v in net.items() if v != 0}
+        for sid, v in moved.items():
+            if abs(v) != 1:
+                raise _NotLife(f"stoichiometry of {sid} is {abs(v):g}, not 1: a LIFE flux moves one "
+                               "molecule of one species into one other species")
+        reactants = [s for s, v in moved.items() if v < 0]
+        products = [s for s, v in moved.items() if v > 0]
+        for group, what in ((reactants, "reactants"), (products, "products")):
+            if len(group) > 1:
+                raise _NotLife(f"has {len(group)} {what} ({', '.join(group)}): a LIFE flux "
+                               "leaves one species and enters at most one other")
+        kl = rxn.getKineticLaw()
+        if kl is None or not kl.isSetMath():
+            raise _NotLife("has no kinetic law")
+        plist = (kl.getListOfLocalParameters() if self.model.getLevel() >= 3
+                 else kl.getListOfParameters())
+        local = {p.getId(): (p.getValue() if p.isSetValue() else None) for p in plist}
+        scope.used = {}
+        law = scope.expr(kl.getMath(), local, None, (), f"the kinetic law of {rid}")
+        free = law.free_symbols
+        if scope.time in free:
+            raise _NotLife(f"kinetic law {law_text} depends on time")
+        species_syms = {scope.symbols[s]: s for s in scope.state}
+        others = sorted(species_syms[x] for x in free if x in species_syms
+                        and species_syms[x] not in moved)
+        if others:
+            names = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
+            raise _NotLife(f"kinetic law {law_text} depends on {names}, which the "
+                           "reaction does not convert (a modifier, enzyme or catalyst; declare it "
+                           "constant or boundary if it is held fixed)")
+        via = f" from boundary species {', '.join(boundary)}" if boundary else ""
+        if not moved:
+            return "no effect on the network (only constant or boundary species take part)", []
+        movers = reactants + products
+        offenders = self._not_affine(law, movers)
+        if offenders:
+            raise _NotLife(f"kinetic law {law_text} is not first-order in {', '.join(offenders)}")
+        coef = {}
+        for sid in movers:
+            d = sp.diff(law, scope.symbols[sid])
+            if d.free_symbols & set(species_syms) and sp.count_ops(d) < 400:
+                d = sp.cancel(sp.together(d))
+            if d.free_symbols & set(species_syms):
+                raise _NotLife(f"kinetic law {law_text} is not first-order in {sid}")
+            coef[sid] = d
+        const = law.xreplace({scope.symbols[s]: sp.Integer(0) for s in movers})
+        sign = {s: moved[s] for s in movers}
+
+        def rate(term: Any, species: str) -> float:  # contribution to d(species)/dt
+            value = term * sign[species] / self.factor[species]
+            value = value.xreplace(self.comp_values)
+            try:
+                out = float(value)
+            except TypeError:
+                raise _NotLife(f"kinetic law {law_text} does not evaluate to a number") from None
+            if not math.isfinite(out):
+                raise _NotLife(f"kinetic law {law_text} evaluates to {out}")
+            return out
+
+        node = self.node_of
+        fluxes: list[Flux] = []
+        parts: list[str] = []
+        if reactants and products:
+            r, p = reactants[0], products[0]
+            if rate(const, p) != 0:
+                raise _NotLife(f"kinetic law {law_text} has a term that does not depend on {r} "
+                               "or on the product (a zero-order flux between two species)")
+            for a, b in ((r, p), (p, r)):
+                out, inflow = -rate(coef[a], a), rate(coef[a], b)
+                if not math.isclose(out, inflow, rel_tol=1e-12, abs_tol=0.0):
+                    raise _NotLife(self._volume_reason(a, b))
+                if out < 0:
+                    self._negative(rid, law_text, f"gives a negative rate constant for {a}->{b}")
+                if out > 0:
+                    fluxes.append(("edge", node[a], node[b], out))
+            if len(fluxes) == 2:
+                return (f"reversible: edges {node[r]}->{node[p]} (k={_fmt(fluxes[0][3])}) and "
+                        f"{node[p]}->{node[r]} (k={_fmt(fluxes[1][3])})"), fluxes
+            if not fluxes:
+                return "zero flux (no effect)", []
+            return f"edge {fluxes[0][1]}->{fluxes[0][2]} k={_fmt(fluxes[0][3])}", fluxes
+        x = movers[0]
+        intake, excretion = rate(const, x), -rate(coef[x], x)
+        if intake < 0:
+            self._negative(rid, law_text, f"drains {x} at a constant rate (a zero-order outflow; "
+                           "LIFE outflows are first-order)")
+        if excretion < 0:
+            self._negative(rid, law_text, f"makes {x} grow in proportion to itself (autocatalytic "
+                           "growth; LIFE has only first-order losses)")
+        if intake > 0:
+            fluxes.append(("intake", node[x], "", intake))
+            parts.append(f"intake into {node[x]} ({_fmt(intake)}){via}")
+        if excretion > 0:
+            fluxes.append(("excretion", node[x], "", excretion))
+            parts.append(f"excretion of {node[x]} (rate {_fmt(excretion)})")
+        return ("; ".join(parts) or "zero flux (no effect)"), fluxes
+
+    def _not_affine(self, law: Any, movers: list[str]) -> list[str]:
+        """Cheap numeric screen before differentiating: the movers in which ``law`` is clearly
+        not affine (all of them for a cross term); empty when it looks affine or is undecided."""
+        sp = self.scope.sp
+        syms = [self.scope.symbols[m] for m in movers]
+        base = law.xreplace(self.comp_values)
+
+        def at(*values: float) -> float:
+            out = float(base.xreplace({x: sp.Float(v) for x, v in zip(syms, values)}))
+            if not math.isfinite(out):
+                raise ValueError(out)
+            return out
+
+        def close(a: float, b: float) -> bool:
+            return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12 * (abs(a) + abs(b) + abs(zero)))
+
+        try:
+            zero = at(*[0.0] * len(syms))
+            unit = [[0.7 * (i == j) for j in range(len(syms))] for i in range(len(syms))]
+            singles = [at(*p) - zero for p in unit]
+            bad = [m for m, p, s1 in zip(movers, unit, singles)
+                   if not close(at(*[2.9 * v for v in p]) - zero, 2.9 * s1)]
+            if not bad and len(syms) > 1 and not close(at(*[0.7] * len(syms)) - zero, sum(singles)):
+                bad = list(movers)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return []
+        return bad
+
+    def _negative(self, rid: str, law_text: str, what: str) -> None:
+        negative = [(k, v) for k, v in self.scope.used.items() if v < 0]
+        if negative:
+            name, value = negative[0]
+            raise InputError(f"parameter value must be >= 0, got {value!r} (the kinetic law of "
+                             f"{rid} {what})", source=self.source_name, element=name)
+        raise _NotLife(f"kinetic law {law_text} {what}")
+
+    def _volume_reason(self, a: str, b: str) -> str:
+        sa, sb = self.scope.species[a], self.scope.species[b]
+        return (f"moves {a} (in {sa.getCompartment()}) to {b} (in {sb.getCompartment()}) but the "
+                f"outflow of {a} and the inflow to {b} differ per unit of {a} (compartment volumes "
+                "or amount/concentration units differ): not a LIFE edge in the declared units")
+
+    # -------------------------------------------------------------- the result
+    def species_units(self) -> dict[str, str]:
+        m, level = self.model, self.model.getLevel()
+        units: dict[str, str] = {}
+        for sid, s in self.scope.species.items():
+            sub = s.getSubstanceUnits() or (m.getSubstanceUnits() if level >= 3 else "substance")
+            comp = self.scope.compartments.get(s.getCompartment())
+            vol = comp.getUnits() if comp is not None and comp.isSetUnits() else ""
+            if not vol and comp is not None and (level < 3 or comp.getSpatialDimensions() == 3):
+                vol = m.getVolumeUnits() if level >= 3 else "volume"
+            if s.getHasOnlySubstanceUnits():
+                text = f"amount ({sub or 'units not declared'})"
+            elif sub or vol:
+                text = f"concentration ({sub or '?'}/{vol or '?'})"
+            else:
+                text = "concentration (units not declared)"
+            units[self.node_of.get(sid, sid)] = text
+        return units
+
+    def run(self) -> ImportResult:
+        report: list[ReactionReport] = []
+        fluxes: list[tuple[int, Flux]] = []
+        for rxn in self.model.getListOfReactions():
+            entry, found = self.reaction(rxn)
+            fluxes.extend((len(report), f) for f in found)
+            report.append(entry)
+        reasons = self.reasons + [r.reason for r in report if not r.mapped and r.reason]
+        nodes = list(self.node_of.values())
+        if not nodes and not reasons:
+            reasons.append("the model has no floating species (all are boundary, constant or set "
+                           "by rules): nothing to map")
+        totals: dict[tuple[str, str, str], float] = {}
+        sources: dict[tuple[str, str, str], list[int]] = {}
+        for k, (kind, a, b, value) in fluxes:
+            key = (kind, a, b)
+            totals[key] = totals.get(key, 0.0) + value
+            sources.setdefault(key, []).append(k)
+        for key, rows in sources.items():
+            if len(rows) > 1:
+                ids = [report[k].reaction_id for k in rows]
+                what = f"edge {key[1]}->{key[2]}" if key[0] == "edge" else f"{key[0]} of {key[1]}"
+                self.warnings.append(f"parallel reactions {', '.join(ids)} summed into {what} "
+                                     f"({_fmt(totals[key])})")
+                for k in rows:
+                    others = ", ".join(i for i in ids if i != report[k].reaction_id)
+                    report[k] = ReactionReport(report[k].reaction_id, True,
+                                               f"{report[k].as_} ({what} summed with parallel "
+                                               f"{others}: {_fmt(totals[key])})",
+                                               None, report[k].law)
+        network = None
+        if not reasons:
+            network = self._network(nodes, totals)
+        return ImportResult(network, report, not reasons, self.species_units(), self.warnings,
+                            reasons, self.source_name, self.model.getId(),
+                            {n: s for s, n in self.node_of.items()})
+
+    def _network(self, nodes: list[str], totals: dict[tuple[str, str, str], float]) -> Network:
+        import numpy as np
+
+        index = {n: i for i, n in enumerate(nodes)}
+        edges = [(index[a], index[b], w) for (kind, a, b), w in totals.items() if kind == "edge"]
+        phi, ex = np.zeros(len(nodes)), np.zeros(len(nodes))
+        for (kind, a, _), value in totals.items():
+            if kind == "intake":
+                phi[index[a]] = value
+            elif kind == "excretion":
+                ex[index[a]] = value
+        name = self.model.getName() or self.model.getId() or Path(self.source_name).stem
+        try:
+            return Network(tuple(nodes), np.array([e[0] for e in edges], dtype=np.int64),
+                           np.array([e[1] for e in edges], dtype=np.int64),
+                           np.array([e[2] for e in edges], dtype=np.float64), phi, ex, name=name)
+        except NetworkError as exc:
+            raise NetworkError(exc.message, source=self.source_name, element=exc.element) from None
+
+
+def import_sbml(source: Any, *, source_name: str) -> ImportResult:
+    """Import SBML (an ``SBMLDocument``, SBML text, or a path) as a LIFE network with a report.
+
+    Raises :class:`InputError` for a missing file, malformed XML, XML that is not SBML, SBML with
+    read errors, a model without species, and parameters that are NaN/infinite or negative where
+    they set a rate. A model outside the class is returned with ``in_class=False``.
+    """
+    doc = read_document(source, source_name)
+    model = doc.getModel()
+    if model.getNumSpecies() == 0:
+        raise InputError("the model has no species", source=source_name,
+                         element=f"model {model.getId()}" if model.getId() else "model")
+    return _Importer(doc, source_name).run()
+
+
+def result_from_network(net: Network, source_name: str | None = None) -> ImportResult:
+    """An in-class :class:`ImportResult` that describes a network directly (no SBML involved)."""
+    name = source_name or net.name or "network"
+    report = [ReactionReport(f"intake_{net.nodes[k]}", True,
+                             f"intake into {net.nodes[k]} ({_fmt(float(net.intake[k]))})")
+              for k in net.intake_nodes]
+    report += [ReactionReport(f"edge_{net.nodes[s]}_{net.nodes[t]}", True,
+                              f"edge {net.nodes[s]}->{net.nodes[t]} k={_fmt(float(w))}")
+               for s, t, w in zip(net.src, net.dst, net.weight)]
+    report += [ReactionReport(f"excretion_{net.nodes[k]}", True,
+                              f"excretion of {net.nodes[k]} (rate {_fmt(float(net.excretion[k]))})")
+               for k in net.excreting_nodes]
+    units = {n: "concentration (network units)" for n in net.nodes}
+    return ImportResult(net, report, True, units, [], [], name, net.name, {n: n for n in net.nodes})

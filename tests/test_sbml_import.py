@@ -1,0 +1,319 @@
+"""SBML -> LIFE network: real-model features, out-of-class reasons, and bad inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libsbml
+import pytest
+
+from sbmleq.errors import InputError, OutOfClassError
+from sbmleq.network import Network
+from sbmleq.sbml_import import ImportResult, ReactionReport, import_sbml
+
+DATA = Path(__file__).parent / "data"
+
+HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">\n'
+        '<model id="m" substanceUnits="mole" volumeUnits="litre">\n'
+        '<listOfCompartments><compartment id="c" spatialDimensions="3" size="{volume}" '
+        'constant="true"/></listOfCompartments>\n')
+MATHML = '<math xmlns="http://www.w3.org/1998/Math/MathML">{}</math>'
+
+
+def species(sid: str, *, boundary: bool = False, amount: bool = False, value: float = 1.0) -> str:
+    init = f'initialAmount="{value}"' if amount else f'initialConcentration="{value}"'
+    flag = "true" if boundary else "false"
+    return (f'<species id="{sid}" compartment="c" {init} hasOnlySubstanceUnits='
+            f'"{"true" if amount else "false"}" boundaryCondition="{flag}" constant="{flag}"/>')
+
+
+def reaction(rid: str, reactants: dict[str, float], products: dict[str, float], law: str,
+             local: str = "") -> str:
+    def refs(tag: str, items: dict[str, float]) -> str:
+        if not items:
+            return ""
+        inner = "".join(f'<speciesReference species="{s}" stoichiometry="{n}" constant="true"/>'
+                        for s, n in items.items())
+        return f"<listOf{tag}>{inner}</listOf{tag}>"
+
+    math = libsbml.writeMathMLToString(libsbml.parseL3Formula(law))
+    math = math[math.index("<math"):]
+    locals_ = f"<listOfLocalParameters>{local}</listOfLocalParameters>" if local else ""
+    return (f'<reaction id="{rid}" reversible="false">{refs("Reactants", reactants)}'
+            f'{refs("Products", products)}<kineticLaw>{math}{locals_}</kineticLaw></reaction>')
+
+
+def model(species_xml: list[str], reactions: list[str], params: dict[str, float] | None = None,
+          extra: str = "", volume: float = 1.0) -> str:
+    pars = "".join(f'<parameter id="{k}" value="{v}" constant="true"/>'
+                   for k, v in (params or {}).items())
+    return (HEAD.format(volume=volume) + f"<listOfSpecies>{''.join(species_xml)}</listOfSpecies>"
+            + (f"<listOfParameters>{pars}</listOfParameters>" if pars else "") + extra
+            + f"<listOfReactions>{''.join(reactions)}</listOfReactions></model></sbml>")
+
+
+def two_species(law: str, reactants=None, products=None, params=None, extra="") -> str:
+    return model([species("S1"), species("S2")],
+                 [reaction("R1", {"S1": 1} if reactants is None else reactants,
+                           {"S2": 1} if products is None else products, law)],
+                 {"k": 0.3, "Vmax": 1.0, "Km": 0.5, **(params or {})}, extra)
+
+
+# ------------------------------------------------------------------ the feature model
+def test_feature_model_maps_every_feature() -> None:
+    result = import_sbml(DATA / "features.xml", source_name="features.xml")
+    assert result.in_class, result.reasons
+    expected = Network.from_edges(
+        [("A", "B", 0.3 + 0.1), ("B", "C", 0.5), ("C", "B", 0.2), ("D", "E", 0.3)],
+        {"A": 1.0, "D": 0.6}, {"B": 0.6, "C": (0.3 + 0.1) / 2, "E": 0.3},
+        nodes=["A", "B", "C", "D", "E"])
+    assert result.network == expected
+    report = {r.reaction_id: r for r in result.report}
+    assert report["R_in"].as_ == "intake into A (1) from boundary species X_ext"
+    assert report["R1"].as_ == "edge A->B k=0.3 (edge A->B summed with parallel R8: 0.4)"
+    assert report["R2"].as_ == "reversible: edges B->C (k=0.5) and C->B (k=0.2)"
+    assert report["R3"].as_ == "excretion of C (rate 0.2)"
+    assert report["R5"].as_ == "intake into D (0.6)"
+    assert any("parallel reactions R1, R8" in w for w in result.warnings)
+    assert result.species_units["A"] == "concentration (mole/litre)"
+    assert result.species_units["D"] == "amount (mole)"
+    assert result.species_units["X_ext"] == "concentration (mole/litre)"
+
+
+def test_feature_model_agrees_with_roadrunner() -> None:
+    import roadrunner
+
+    from sbmleq.exact import solve_equilibrium
+
+    net = import_sbml(DATA / "features.xml", source_name="features.xml").require_in_class()
+    rr = roadrunner.RoadRunner(str(DATA / "features.xml"))
+    rr.conservedMoietyAnalysis = True
+    rr.steadyState()
+    amounts = dict(zip(rr.steadyStateSelections, rr.getSteadyStateValues()))
+    exact = solve_equilibrium(net).as_dict()
+    for node in "ABC":  # concentrations
+        assert amounts[f"[{node}]"] == pytest.approx(exact[node], rel=1e-8)
+    for node in "DE":  # amounts: roadrunner reports [D] = amount / volume (2)
+        assert amounts[f"[{node}]"] * 2 == pytest.approx(exact[node], rel=1e-8)
+
+
+def test_result_frame_and_dict() -> None:
+    result = import_sbml(DATA / "features.xml", source_name="features.xml")
+    frame = result.to_frame()
+    assert list(frame.columns) == ["reaction_id", "mapped", "as", "reason", "law"]
+    assert len(frame) == 9 and frame["mapped"].all()
+    data = result.to_dict()
+    assert data["in_class"] and data["network"]["nodes"] == ["A", "B", "C", "D", "E"]
+    assert data["report"][0]["as"].startswith("intake into A")
+
+
+# ------------------------------------------------------------------ volumes and units
+def test_amount_vs_concentration_with_volume() -> None:
+    # S1 concentration, S2 amount, both in c of volume 2: law k*S1*c moves k*S1*2 amount/time.
+    conc = model([species("S1"), species("S2", amount=True)],
+                 [reaction("R1", {"S1": 1}, {}, "k * S1 * c"),
+                  reaction("R2", {"S2": 1}, {}, "k * S2 * c")], {"k": 0.3}, volume=2.0)
+    result = import_sbml(conc, source_name="conc")
+    net = result.require_in_class()
+    assert list(net.excretion) == [0.3, 0.3 * 2.0]  # conc: k ; amount: k * V
+    assert result.species_units == {"S1": "concentration (mole/litre)", "S2": "amount (mole)"}
+    amounts = model([species("S1", amount=True), species("S2", amount=True)],
+                    [reaction("R1", {"S1": 1}, {"S2": 1}, "k * S1"),
+                     reaction("R2", {"S2": 1}, {}, "k * S2")], {"k": 0.3}, volume=2.0)
+    result = import_sbml(amounts, source_name="amounts")
+    assert result.network == Network.from_edges([("S1", "S2", 0.3)], {}, {"S2": 0.3})
+    assert result.species_units == {"S1": "amount (mole)", "S2": "amount (mole)"}
+
+
+def test_law_without_volume_is_divided_by_it() -> None:
+    text = model([species("S1"), species("S2")],
+                 [reaction("R1", {"S1": 1}, {"S2": 1}, "k * S1"),
+                  reaction("R2", {"S2": 1}, {}, "k * S2 * c")], {"k": 0.3}, volume=4.0)
+    net = import_sbml(text, source_name="novol").require_in_class()
+    assert net.weight.tolist() == [0.3 / 4.0] and net.excretion.tolist() == [0.0, 0.3]
+
+
+def test_different_volumes_out_of_class() -> None:
+    text = (HEAD.format(volume=1.0).replace(
+        "</listOfCompartments>",
+        '<compartment id="d" spatialDimensions="3" size="3" constant="true"/></listOfCompartments>')
+        + '<listOfSpecies>' + species("S1")
+        + species("S2").replace('compartment="c"', 'compartment="d"') + "</listOfSpecies>"
+        + '<listOfParameters><parameter id="k" value="1" constant="true"/></listOfParameters>'
+        + "<listOfReactions>" + reaction("T", {"S1": 1}, {"S2": 1}, "k * S1 * c")
+        + "</listOfReactions></model></sbml>")
+    result = import_sbml(text, source_name="two_compartments")
+    assert not result.in_class and "outflow of S1 and the inflow to S2 differ" in result.reasons[0]
+
+
+# ------------------------------------------------------------------ mapped shapes
+def test_boundary_species_source_and_sink() -> None:
+    text = model([species("B", boundary=True, value=2.0), species("S"),
+                  species("W", boundary=True, value=0.0)],
+                 [reaction("In", {"B": 1}, {"S": 1}, "k * B * c"),
+                  reaction("Out", {"S": 1}, {"W": 1}, "k * S * c")], {"k": 0.25})
+    result = import_sbml(text, source_name="boundary")
+    assert result.network == Network.from_edges([], {"S": 0.5}, {"S": 0.25}, nodes=["S"])
+    assert result.report[1].as_ == "excretion of S (rate 0.25)"
+
+
+def test_reversible_source_sink() -> None:
+    text = model([species("S")], [reaction("R", {}, {"S": 1}, "c * (v0 - k * S)")],
+                 {"v0": 2.0, "k": 0.5})
+    result = import_sbml(text, source_name="rev_source")
+    assert result.network == Network.from_edges([], {"S": 2.0}, {"S": 0.5})
+    assert result.report[0].as_ == "intake into S (2); excretion of S (rate 0.5)"
+
+
+def test_local_parameter_shadows_global() -> None:
+    text = two_species("k * S1", params={"k": 99.0}).replace(
+        "</math></kineticLaw>",
+        '</math><listOfLocalParameters><localParameter id="k" value="0.7"/>'
+        "</listOfLocalParameters></kineticLaw>")
+    assert import_sbml(text, source_name="local").network.weight.tolist() == [0.7]
+
+
+def test_hill_exponent_one_is_first_order() -> None:
+    text = two_species("k * S1^n", params={"n": 1.0})
+    assert import_sbml(text, source_name="n1").network.weight.tolist() == [0.3]
+
+
+# ------------------------------------------------------------------ out of class
+@pytest.mark.parametrize("law, reactants, products, extra, reason", [
+    ("Vmax * S1 / (Km + S1)", None, None, "",
+     "R1: kinetic law Vmax * S1 / (Km + S1) is not first-order in S1"),
+    ("k * S1", {"S1": 2}, None, "", "R1: stoichiometry of S1 is 2, not 1"),
+    ("k * S1 * S2", {"S1": 1, "S2": 1}, {}, "", "R1: has 2 reactants (S1, S2)"),
+    ("k * S1", {"S1": 1}, {"S2": 1, "S3": 1}, "", "R1: has 2 products"),
+    ("k * S1 * time", None, None, "", "depends on time"),
+    ("k * S1 * S3", None, None, "", "depends on S3, which the reaction does not convert"),
+    ("k * delay(S1, 2)", None, None, "", "R1: uses delay()"),
+    ("k", None, None, "", "a zero-order flux between two species"),
+    ("k * S1", {}, {"S1": 1}, "", "R1: kinetic law k * S1 makes S1 grow in proportion to itself"),
+    ("k", {"S1": 1}, {}, "", "R1: kinetic law k drains S1 at a constant rate"),
+    ("-k * S1", None, None, "", "gives a negative rate constant for S1->S2"),
+])
+def test_reaction_out_of_class(law, reactants, products, extra, reason) -> None:
+    text = model([species("S1"), species("S2"), species("S3")],
+                 [reaction("R1", {"S1": 1} if reactants is None else reactants,
+                           {"S2": 1} if products is None else products, law),
+                  reaction("R2", {"S3": 1}, {}, "k * S3 * c")],
+                 {"k": 0.3, "Vmax": 1.0, "Km": 0.5})
+    result = import_sbml(text, source_name="ooc.xml")
+    assert not result.in_class and result.network is None
+    assert reason in result.reasons[0]
+    assert not result.report[0].mapped and reason in result.report[0].reason
+    assert result.report[1].mapped  # other reactions are still described
+    with pytest.raises(OutOfClassError, match="ooc.xml: outside the LIFE class") as info:
+        result.require_in_class()
+    assert info.value.exit_code == 3
+
+
+def test_michaelis_menten_function_definition_reason() -> None:
+    fd = ('<listOfFunctionDefinitions><functionDefinition id="MM">' + MATHML.format(
+        "<lambda><bvar><ci>V</ci></bvar><bvar><ci>K</ci></bvar><bvar><ci>S</ci></bvar>"
+        "<apply><divide/><apply><times/><ci>V</ci><ci>S</ci></apply>"
+        "<apply><plus/><ci>K</ci><ci>S</ci></apply></apply></lambda>")
+        + "</functionDefinition></listOfFunctionDefinitions>")
+    text = two_species("MM(Vmax, Km, S1)").replace("<listOfCompartments>", fd + "<listOfCompartments>")
+    result = import_sbml(text, source_name="mm")
+    assert result.reasons == ["R1: kinetic law MM(Vmax, Km, S1) is not first-order in S1"]
+
+
+@pytest.mark.parametrize("extra, reason", [
+    ('<listOfEvents><event id="ev" useValuesFromTriggerTime="true"><trigger initialValue="true" '
+     'persistent="true">' + MATHML.format("<apply><gt/><csymbol encoding=\"text\" definitionURL="
+                                          "\"http://www.sbml.org/sbml/symbols/time\">t</csymbol>"
+                                          "<cn>1</cn></apply>")
+     + '</trigger><listOfEventAssignments><eventAssignment variable="k">' + MATHML.format("<cn>1</cn>")
+     + "</eventAssignment></listOfEventAssignments></event></listOfEvents>",
+     "the model has 1 event(s) (ev)"),
+    ('<listOfRules><rateRule variable="S3">' + MATHML.format("<cn>1</cn>") + "</rateRule></listOfRules>",
+     "species S3 is governed by a rate rule"),
+    ('<listOfRules><algebraicRule>' + MATHML.format("<apply><minus/><ci>S3</ci><cn>1</cn></apply>")
+     + "</algebraicRule></listOfRules>", "algebraic rule"),
+])
+def test_model_out_of_class(extra: str, reason: str) -> None:
+    text = model([species("S1"), species("S2"), species("S3")],
+                 [reaction("R1", {"S1": 1}, {"S2": 1}, "k * S1")],
+                 {"k": 0.3}, extra.replace('constant="true"', ""))
+    text = text.replace('<parameter id="k" value="0.3" constant="true"/>',
+                        '<parameter id="k" value="0.3" constant="false"/>')
+    result = import_sbml(text, source_name="model_ooc")
+    assert not result.in_class and any(reason in r for r in result.reasons), result.reasons
+
+
+def test_parameter_changed_by_rate_rule_is_out_of_class() -> None:
+    text = two_species("k * S1").replace('<parameter id="k" value="0.3" constant="true"/>',
+                                         '<parameter id="k" value="0.3" constant="false"/>')
+    text = text.replace("<listOfReactions>", '<listOfRules><rateRule variable="k">'
+                        + MATHML.format("<cn>1</cn>") + "</rateRule></listOfRules><listOfReactions>")
+    result = import_sbml(text, source_name="rr")
+    assert result.reasons == ["R1: k changes in time (a rate rule)"]
+
+
+# ------------------------------------------------------------------ bad inputs
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def expect_input_error(path: Path, *fragments: str) -> InputError:
+    with pytest.raises(InputError) as info:
+        import_sbml(path, source_name=path.name)
+    message = str(info.value)
+    assert message.startswith(path.name), message
+    for fragment in fragments:
+        assert fragment in message, message
+    assert info.value.exit_code == 2 and info.value.element
+    return info.value
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.xml"
+    with pytest.raises(InputError, match="file not found") as info:
+        import_sbml(path, source_name="absent.xml")
+    assert "absent.xml" in str(info.value) and info.value.element == str(path.absolute())
+
+
+def test_malformed_xml(tmp_path: Path) -> None:
+    text = two_species("k * S1").replace("</listOfSpecies>", "</listOfSpeciez>")
+    error = expect_input_error(write(tmp_path, "broken.xml", text), "malformed XML", "line ")
+    assert error.element.startswith("line ")
+
+
+def test_xml_that_is_not_sbml(tmp_path: Path) -> None:
+    expect_input_error(write(tmp_path, "notes.xml", '<?xml version="1.0"?><notes><p>hi</p></notes>'),
+                       "not an SBML document", "<notes>")
+
+
+def test_sbml_with_read_errors(tmp_path: Path) -> None:
+    text = two_species("k * S1").replace(' hasOnlySubstanceUnits="false"', "", 1)
+    expect_input_error(write(tmp_path, "invalid.xml", text), "invalid SBML", "hasOnlySubstanceUnits")
+
+
+def test_empty_model(tmp_path: Path) -> None:
+    text = HEAD.format(volume=1.0) + "</model></sbml>"
+    expect_input_error(write(tmp_path, "empty.xml", text), "the model has no species", "model m")
+
+
+def test_nan_parameter(tmp_path: Path) -> None:
+    error = expect_input_error(write(tmp_path, "nan.xml", two_species("k * S1", params={"k": "NaN"})),
+                               ": k: value must be finite")
+    assert error.element == "k"
+
+
+def test_negative_parameter(tmp_path: Path) -> None:
+    text = two_species("k * S1 * c", params={"k": -0.5})
+    error = expect_input_error(write(tmp_path, "neg.xml", text), ": k: parameter value must be >= 0",
+                               "-0.5", "R1")
+    assert error.element == "k"
+
+
+def test_reaction_report_dict() -> None:
+    entry = ReactionReport("R1", False, "", "R1: why", "k*S")
+    assert entry.to_dict() == {"reaction_id": "R1", "mapped": False, "as": "", "reason": "R1: why",
+                               "law": "k*S"}
+    assert isinstance(import_sbml(DATA / "features.xml", source_name="f"), ImportResult)
