@@ -25,11 +25,17 @@ NEG = np.finfo(np.float32).min / 4
 NPZ_FORMAT = "sbmleq.npz/1"
 
 
-def export_npz(checkpoint: str | os.PathLike, out: str | os.PathLike) -> None:
-    """Checkpoint (.pt) -> weights-only .npz with the config as JSON (needs torch)."""
+def export_npz(checkpoint: str | os.PathLike, out: str | os.PathLike,
+               n_iters: int | None = None) -> None:
+    """Checkpoint (.pt) -> weights-only .npz with the config as JSON (needs torch).
+
+    ``n_iters`` overrides the refinement iterations the exported model runs by default.
+    """
     from sbmleq.checkpoint import read_checkpoint
 
     payload = read_checkpoint(checkpoint)
+    if n_iters is not None:
+        payload["config"] = {**payload["config"], "n_iters": int(n_iters)}
     if payload["config"].get("arch") != "graph":
         raise CheckpointError("only the graph architecture has a NumPy path", source=str(checkpoint))
     arrays = {f"w:{k}": v.float().numpy() for k, v in payload["model"].items()}
