@@ -96,7 +96,8 @@ def markdown_table(rows: dict[str, dict]) -> str:
     cols = list(next(iter(rows.values())).keys())
     lines = ["| set | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, row in rows.items():
-        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()]
+        cells = [(f"{v:.3f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.1e}") if isinstance(v, float)
+                 else str(v) for v in row.values()]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
