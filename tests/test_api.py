@@ -21,7 +21,7 @@ from sbmleq.loader import shipped_biomodels_dir
 from sbmleq.network import Network
 from sbmleq.sbml_export import write_sbml
 
-CURATED = Path("/work/shared/biomodels/curated")
+CURATED = Path(__file__).resolve().parents[2] / "shared" / "biomodels" / "curated"
 IN_CLASS_BIOMODEL = "BIOMD0000000668"
 
 NET = Network.from_edges([("A", "B", 2.0), ("B", "C", 1.0), ("C", "A", 0.5)],

@@ -25,7 +25,7 @@ from sbmleq.network import Network
 from sbmleq.sbml_export import write_sbml
 
 REPO = Path(__file__).resolve().parents[1]
-CURATED = Path("/work/shared/biomodels/curated")
+CURATED = Path(__file__).resolve().parents[2] / "shared" / "biomodels" / "curated"
 IN_CLASS_BIOMODEL = "BIOMD0000000668"  # mass action, uni-uni and sinks: in the LIFE class
 
 OUT_OF_CLASS = """

@@ -30,7 +30,7 @@ from sbmleq.rr_solve import (
     solve_sbml_text,
 )
 
-CURATED = Path("/work/shared/biomodels/curated")
+CURATED = Path(__file__).resolve().parent / "data"  # BIOMD0000000010 copied from the curated set (CC0)
 
 CHAIN = """
 J0: -> S1; k0
