@@ -130,7 +130,7 @@ def test_fetch_offline_is_one_clear_line(cache, monkeypatch, cli):
 
 
 def test_fetch_offline_through_the_biomodels_package(cache, monkeypatch):
-    pytest.importorskip("biomodels")
+    pytest.importorskip("biomodels.metadata")  # the PyPI package (the repo has a biomodels/ folder)
     monkeypatch.setenv(bm.BASE_URL_ENV, "http://127.0.0.1:9")  # nothing listens: refused at once
     with pytest.raises(bm.FetchError, match=r"cannot reach BioModels \(http://127.0.0.1:9\)"):
         bm.fetch(["BIOMD0000009998"])
