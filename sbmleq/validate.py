@@ -169,15 +169,20 @@ class ResultsFile:
                 self.repairs.append(f"dropped a partial last line ({len(tail)} bytes, left by an "
                                     "interrupted run)")
             return rows
+        backup = self._backup(data)
+        self._rewrite(clean)
+        self.repairs.append(f"removed {bad} unreadable line(s) and {dupes} repeated row(s) "
+                            f"(original kept as {backup.name})")
+        return rows
+
+    def _backup(self, data: bytes) -> Path:
+        """Keep the original content as ``<file>.bak`` (durably) before a rewrite."""
         backup = self.path.with_name(self.path.name + ".bak")
         with open(backup, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        self._rewrite(clean)
-        self.repairs.append(f"removed {bad} unreadable line(s) and {dupes} repeated row(s) "
-                            f"(original kept as {backup.name})")
-        return rows
+        return backup
 
     def _rewrite(self, clean: bytes) -> None:
         """Replace the content in place (same inode, so the lock stays): a second descriptor
@@ -205,11 +210,7 @@ class ResultsFile:
             kept = [line + b"\n" for line in data.split(b"\n")[:-1]
                     if line.strip() and _key_of(line) not in keys]
             clean = b"".join(kept)
-            backup = self.path.with_name(self.path.name + ".bak")
-            with open(backup, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            self._backup(data)
             self._rewrite(clean)
             for key in keys:
                 self.rows.pop(key, None)

@@ -54,7 +54,7 @@ from sbmleq.generators import GeneratorConfig
 from sbmleq.model import ModelConfig, build_model, exists_probability
 from training.data import TEST_SEED, batch_stream, default_recipe, digests, fixed_set, label
 from training.paper_seq2seq import PaperSeq2SeqArm, Seq2SeqConfig, exact_concentrations
-from training.train import compute_loss, to_tensors
+from training.train import compute_loss, optimizer_step, to_tensors
 
 TOLERANCES = (0.01, 0.02, 0.05, 0.10)
 DATA_SEED = 12345
@@ -110,12 +110,10 @@ class RegressionArm:
             group["lr"] = self.lr * min(1.0, (self.steps + 1) / self.warmup)
         out = self.model(*args, n_iters=self.n_iters)
         loss, _ = compute_loss(out, args, tgt)
-        self.opt.zero_grad(set_to_none=True)
         if not math.isfinite(loss.item()):  # as training/train.py: skip the batch
+            self.opt.zero_grad(set_to_none=True)
             return float("nan")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
-        self.opt.step()
+        optimizer_step(self.model, self.opt, loss, self.clip)
         self.steps += 1
         return float(loss.item())
 

@@ -32,6 +32,7 @@ from sbmleq.errors import InputError
 from sbmleq.features import to_concentrations
 from sbmleq.network import Network
 from sbmleq.tokens import PaperFloatEncoder, to_paper_text
+from training.train import optimizer_step
 
 PAD, BOS, EOS, SEP = "<pad>", "<bos>", "<eos>", "|"
 
@@ -308,10 +309,7 @@ class PaperSeq2SeqArm:
             group["lr"] = self.lr * min(1.0, (self.steps + 1) / self.warmup)
         self.model.train()
         loss = self.model.loss(src, tgt)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
-        self.opt.step()
+        optimizer_step(self.model, self.opt, loss, self.clip)
         self.steps += 1
         return float(loss.item())
 

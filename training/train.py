@@ -59,6 +59,14 @@ def compute_loss(out, args, tgt):
                                      "value": value.item()}
 
 
+def optimizer_step(model, opt, loss, clip: float = 1.0) -> None:
+    """Backward, clip the gradient norm, step (the same for every architecture)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+
+
 @torch.no_grad()
 def evaluate(model, examples, device, amp: bool) -> dict[str, float]:
     """Existence accuracy and share of equilibria within 1/2/5/10% relative L1."""
@@ -174,10 +182,7 @@ def main(argv=None) -> None:
             print("non-finite loss, batch skipped")
             opt.zero_grad(set_to_none=True)
             continue
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(model, opt, loss, 1.0)
         state["examples"] += len(ex.exists)
         state["steps"] += 1
         state["seconds"] = seconds0 + time.time() - t0
