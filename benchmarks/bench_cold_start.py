@@ -3,7 +3,7 @@
     python benchmarks/bench_cold_start.py [--runs 7] [--nodes 3]
 
 Both arms get the same small in-class SBML file (a LIFE network written by
-``sbmleq.sbml_export``):
+``sbmleq.io.sbml_export``):
 
 - ``sbmleq predict FILE`` (``python -m sbmleq``: import, model, table on stdout);
 - ``sbmleq predict FILE --format json``;
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sbmleq.network import Network
-from sbmleq.sbml_export import write_sbml
+from sbmleq.core.network import Network
+from sbmleq.io.sbml_export import write_sbml
 
 
 def small_network(n: int, seed: int = 1) -> Network:

@@ -9,8 +9,8 @@ the equilibrium concentrations.
   node to the excretion node, and for positives ``np.linalg.inv`` of the grounded Laplacian.
   (The paper's code also round-trips through dense numpy matrices and ``matrix_rank``; leaving
   that out only makes the baseline faster.)
-- ours: :func:`sbmleq.generators.sample_batch` in chunks, labelled with
-  :func:`sbmleq.exact.label_raw_batch`. For reference also the per-graph ``sample_network``
+- ours: :func:`sbmleq.core.generators.sample_batch` in chunks, labelled with
+  :func:`sbmleq.core.exact.label_raw_batch`. For reference also the per-graph ``sample_network``
   stream with the same labeller, and labelling alone on identical networks.
 
 Rates are measured in alternating rounds in one process, on CPU time of this process (robust to
@@ -32,8 +32,8 @@ import time
 import networkx as nx
 import numpy as np
 
-from sbmleq.exact import label_raw_batch
-from sbmleq.generators import GeneratorConfig, RawNetwork, sample_batch, sample_network
+from sbmleq.core.exact import label_raw_batch
+from sbmleq.core.generators import GeneratorConfig, RawNetwork, sample_batch, sample_network
 
 CFG = GeneratorConfig()  # the paper's S setting: gnm, 32-64 nodes, unit weights, 1 in / 1 out
 

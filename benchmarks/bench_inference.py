@@ -18,10 +18,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from sbmleq.exact import solve_batch  # noqa: E402
-from sbmleq.generators import GeneratorConfig, generate  # noqa: E402
-from sbmleq.predict import Predictor  # noqa: E402
-from sbmleq.sbml_export import network_to_sbml  # noqa: E402
+from sbmleq.core.exact import solve_batch  # noqa: E402
+from sbmleq.core.generators import GeneratorConfig, generate  # noqa: E402
+from sbmleq.model.predictor import Predictor  # noqa: E402
+from sbmleq.io.sbml_export import network_to_sbml  # noqa: E402
 
 
 def main() -> None:

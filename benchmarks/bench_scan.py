@@ -3,7 +3,7 @@
     python benchmarks/bench_scan.py [--nodes 24] [--sets 2000] [--fresh 20] [--seed 3]
 
 One random LIFE network (``gnm``, log-uniform rates within the shipped model's training range)
-is written as SBML with :func:`sbmleq.sbml_export.network_to_sbml`. Every parameter set scales all
+is written as SBML with :func:`sbmleq.io.sbml_export.network_to_sbml`. Every parameter set scales all
 rate constants, intakes and excretions by independent factors ``10**U(-0.5, 0.5)``. Arms, all
 measured side by side in this one run:
 
@@ -16,7 +16,7 @@ measured side by side in this one run:
    settings for ``--fresh`` sets (extrapolated: a default solve is ~1000x slower);
 3. roadrunner fresh: a new ``RoadRunner(sbml)`` + ``steadyState()`` per variant; only
    ``--fresh`` variants are run and the per-model time is extrapolated to all sets;
-4. sbmleq's exact batched solver (:func:`sbmleq.exact.solve_dense_batch`) on the same sets.
+4. sbmleq's exact batched solver (:func:`sbmleq.core.exact.solve_dense_batch`) on the same sets.
 
 It also times the one-off cost of keying a scan by SBML parameter ids (each is mapped by
 re-importing the model twice). Accuracy of every arm is the median relative L1 error
@@ -41,10 +41,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sbmleq.api import Session  # noqa: E402
-from sbmleq.exact import DenseBatch, equilibrium_exists, solve_dense_batch  # noqa: E402
-from sbmleq.generators import GeneratorConfig, sample_network  # noqa: E402
-from sbmleq.network import Network  # noqa: E402
-from sbmleq.sbml_export import network_to_sbml  # noqa: E402
+from sbmleq.core.exact import DenseBatch, equilibrium_exists, solve_dense_batch  # noqa: E402
+from sbmleq.core.generators import GeneratorConfig, sample_network  # noqa: E402
+from sbmleq.core.network import Network  # noqa: E402
+from sbmleq.io.sbml_export import network_to_sbml  # noqa: E402
 
 
 def pick_network(n: int, seed: int) -> Network:

@@ -10,9 +10,9 @@
     sbmleq.load("model.xml")                            # ImportResult: network + report
     sbmleq.scan("model.xml", {"k1": [0.1, 1, 10]})      # ScanResult: one row per parameter set
 
-Every function accepts what :func:`sbmleq.loader.load` accepts: a path, SBML text, Antimony
+Every function accepts what :func:`sbmleq.io.loader.load` accepts: a path, SBML text, Antimony
 text, a ``roadrunner.RoadRunner``, a ``libsbml.SBMLDocument``, a BioModels id or a
-:class:`~sbmleq.network.Network`. The module-level functions create a :class:`Session` for one
+:class:`~sbmleq.core.network.Network`. The module-level functions create a :class:`Session` for one
 call; hold a ``Session`` yourself to keep the loaded model (per checkpoint and device) and one
 roadrunner worker process across many calls. There is no module-level state.
 
@@ -35,16 +35,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sbmleq.errors import InputError, OutOfClassError
-from sbmleq.network import Network
-from sbmleq.rr_solve import RoadRunnerResult
+from sbmleq.core.network import Network
+from sbmleq.solvers.roadrunner import RoadRunnerResult
+from sbmleq.core.exact import DenseBatch, solve_dense_batch
+from sbmleq.io.loader import load as load_source
+from sbmleq.io.sbml_import import import_sbml
+from sbmleq.io.sources import load_sbml_text
+from sbmleq.model.predictor import DEFAULT_MODEL, Predictor
+from sbmleq.solvers.roadrunner import make_worker
+from sbmleq.solvers.roadrunner import require_sbml_xml, solve_network_rr, solve_sbml_text
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sbmleq.isolate import IsolatedWorker
-    from sbmleq.predict import Prediction, Predictor
-    from sbmleq.rr_solve import SolverSettings
-    from sbmleq.sbml_import import ImportResult
+    from sbmleq.solvers.isolate import IsolatedWorker
+    from sbmleq.model.predictor import Prediction, Predictor
+    from sbmleq.solvers.roadrunner import SolverSettings
+    from sbmleq.io.sbml_import import ImportResult
 
 __all__ = ["ModelPrediction", "ScanResult", "Session", "SolveResult", "load", "predict", "scan",
            "solve"]
@@ -108,7 +115,7 @@ def _amount_scales(sbml: str, species: list[str]) -> dict[str, float]:
 
 # ---------------------------------------------------------------------------- results
 class SolveResult(RoadRunnerResult):
-    """:class:`~sbmleq.rr_solve.RoadRunnerResult` plus :meth:`to_json` (what :func:`solve`
+    """:class:`~sbmleq.solvers.roadrunner.RoadRunnerResult` plus :meth:`to_json` (what :func:`solve`
     returns). ``to_frame()`` is indexed by species id; values are roadrunner's concentrations."""
 
     @classmethod
@@ -339,7 +346,7 @@ class ScanResult:
 
 # ---------------------------------------------------------------------------- session
 class Session:
-    """Holds loaded models (one :class:`~sbmleq.predict.Predictor` per checkpoint and device)
+    """Holds loaded models (one :class:`~sbmleq.model.predictor.Predictor` per checkpoint and device)
     and one roadrunner worker process, for many calls. Use it as a context manager or call
     :meth:`close` (stops the worker).
 
@@ -376,7 +383,6 @@ class Session:
 
         Raises :class:`~sbmleq.errors.InputError` for an unusable device and
         :class:`~sbmleq.errors.CheckpointError` for a missing or corrupt checkpoint."""
-        from sbmleq.predict import DEFAULT_MODEL, Predictor
 
         model = self.model if model is None else model
         device = (self.device if device is None else device) or "cpu"
@@ -388,7 +394,6 @@ class Session:
         return self._predictors[key]
 
     def _rr_worker(self) -> "IsolatedWorker":
-        from sbmleq.rr_solve import make_worker
 
         if self._worker is None:
             self._worker = make_worker()
@@ -397,15 +402,12 @@ class Session:
     # -------------------------------------------------------------- operations
     def load(self, source: Any, *, name: str | None = None) -> "ImportResult":
         """Import ``source`` as a LIFE network with the per-reaction report."""
-        from sbmleq.loader import load as load_source
 
         return load_source(source, name=name)
 
     def solve(self, source: Any, *, timeout: float | None = _SESSION,
               name: str | None = None) -> SolveResult:
         """roadrunner's steady state of ``source`` with status, stage and stability."""
-        from sbmleq.loader import load_sbml_text
-        from sbmleq.rr_solve import require_sbml_xml, solve_network_rr, solve_sbml_text
 
         timeout = self.timeout if timeout is _SESSION else timeout
         worker = None if timeout is None else self._rr_worker()
@@ -455,7 +457,6 @@ class Session:
         units = _unit_by_species(imported)
         amounts = [s for s in values if units.get(s, "").startswith("amount")]
         if amounts and not isinstance(source, Network):
-            from sbmleq.loader import load_sbml_text
 
             scales = _amount_scales(load_sbml_text(source)[0], amounts)
             values.update({s: values[s] * scales[s] for s in amounts if s in scales})
@@ -476,7 +477,7 @@ class Session:
         - ``"intake:S1"`` / ``("intake", "S1")`` and ``"excretion:S1"`` / ``("excretion", "S1")``.
 
         Species are named by SBML species id (or node id). ``exact=True`` also gives the exact
-        LIFE equilibrium (:func:`sbmleq.exact.solve_dense_batch`) for comparison.
+        LIFE equilibrium (:func:`sbmleq.core.exact.solve_dense_batch`) for comparison.
         """
         start = time.perf_counter()
         imported = self.load(source, name=name)
@@ -529,7 +530,6 @@ class Session:
             _unit_by_species(imported), {str(k): v for k, v in columns.items()}, p_exists, x,
             mapping, index=index)
         if exact:
-            from sbmleq.exact import DenseBatch, solve_dense_batch
 
             raws = [(net.n_nodes, net.src, net.dst, weight[k], intake[k], excretion[k])
                     for k in range(k_sets)]
@@ -646,7 +646,6 @@ class _Resolver:
             if isinstance(self.source, Network):
                 raise InputError("a Network has no SBML parameters: scan its edges ('A->B'), "
                                  "'intake:A' or 'excretion:A'", source=self.display)
-            from sbmleq.loader import load_sbml_text
 
             self._sbml = load_sbml_text(self.source)[0]
         return self._sbml
@@ -654,7 +653,6 @@ class _Resolver:
     def _reimport(self, key: str, value: float) -> Network:
         import libsbml
 
-        from sbmleq.sbml_import import import_sbml
 
         doc = libsbml.readSBMLFromString(self._text())
         self._parameter(doc.getModel(), key).setValue(value)

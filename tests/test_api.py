@@ -1,4 +1,4 @@
-"""The Python API: sbmleq.predict / solve / load / scan over every kind of source."""
+"""The Python API: sbmleq.model.predictor / solve / load / scan over every kind of source."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import pytest
 import sbmleq
 from sbmleq.api import ModelPrediction, ScanResult, Session, SolveResult
 from sbmleq.errors import InputError, OutOfClassError
-from sbmleq.exact import solve_equilibrium
-from sbmleq.loader import shipped_biomodels_dir
-from sbmleq.network import Network
-from sbmleq.sbml_export import write_sbml
+from sbmleq.core.exact import solve_equilibrium
+from sbmleq.io.sources import shipped_biomodels_dir
+from sbmleq.core.network import Network
+from sbmleq.io.sbml_export import write_sbml
 
 CURATED = Path(__file__).resolve().parents[2] / "shared" / "biomodels" / "curated"
 IN_CLASS_BIOMODEL = "BIOMD0000000668"
@@ -127,9 +127,9 @@ def test_predict_biomodels_id(monkeypatch, tmp_path, session):
 
 
 def test_module_functions_and_callable_module(sbml_path):
-    result = sbmleq.predict(sbml_path)  # the module sbmleq.predict is callable
+    result = sbmleq.predict(sbml_path)  # the module sbmleq.model.predictor is callable
     assert isinstance(result, ModelPrediction) and result.in_class
-    assert sbmleq.predict.Predictor is not None  # and still the module
+    assert sbmleq.model.predictor.Predictor is not None  # and still the module
     imported = sbmleq.load(sbml_path)
     assert imported.in_class and imported.network == NET
     assert [r.reaction_id for r in imported.report][0] == "intake_A"
@@ -285,11 +285,11 @@ def test_scan_out_of_class_and_network_sources(session):
 def test_import_sbmleq_is_light():
     code = ("import sys, sbmleq; heavy = [m for m in ('numpy', 'torch', 'roadrunner', 'libsbml', "
             "'pandas', 'rich', 'typer', 'sympy', 'scipy') if m in sys.modules]; print(heavy); "
-            "print(callable(sbmleq.predict), sbmleq.predict.Predictor.__name__)")
+            "print(callable(sbmleq.predict), sbmleq.predict.__module__)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["[]", "True Predictor"]
+    assert done.stdout.split("\n")[:2] == ["[]", "True sbmleq.api"]
 
 
 def test_rel_error_definition():

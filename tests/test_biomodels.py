@@ -10,9 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sbmleq import biomodels as bm
+from sbmleq.io import biomodels as bm
 from sbmleq.errors import InputError
-from sbmleq.loader import find_biomodel, load, shipped_biomodels_dir
+from sbmleq.io.loader import load
+from sbmleq.io.sources import find_biomodel, shipped_biomodels_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SBML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<sbml xmlns="http://www.sbml.org/sbml/level3/'

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sbmleq import cli
-from sbmleq.loader import antimony_to_sbml, shipped_biomodels_dir
-from sbmleq.network import Network
-from sbmleq.sbml_export import write_sbml
+from sbmleq.cli import app as cli
+from sbmleq.io.sources import antimony_to_sbml, shipped_biomodels_dir
+from sbmleq.core.network import Network
+from sbmleq.io.sbml_export import write_sbml
 
 REPO = Path(__file__).resolve().parents[1]
 CURATED = Path(__file__).resolve().parents[2] / "shared" / "biomodels" / "curated"

@@ -2,7 +2,7 @@
 
 Random networks of 2-20 nodes, rates log-uniform over 2 decades, 1-3 intakes and 1-3
 excretions, are written as SBML, solved by roadrunner in this process and compared with
-:func:`sbmleq.exact.solve_equilibrium`:
+:func:`sbmleq.core.exact.solve_equilibrium`:
 
 - a unique equilibrium: roadrunner must find it (``converged_stable``, ``unique``) within 1e-6
   relative on every node;
@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sbmleq.exact import EquilibriumStatus, reaches_excretion, solve_equilibrium
-from sbmleq.network import Network
-from sbmleq.rr_solve import RRStatus, solve_network_rr
+from sbmleq.core.exact import EquilibriumStatus, reaches_excretion, solve_equilibrium
+from sbmleq.core.network import Network
+from sbmleq.solvers.roadrunner import RRStatus, solve_network_rr
 
 EXAMPLES = int(os.environ.get("SBMLEQ_CROSSCHECK_EXAMPLES", "200"))
 TOLERANCE = 1e-6
@@ -100,7 +100,7 @@ def test_roadrunner_matches_exact_solver(net: Network) -> None:
 
 @pytest.mark.parametrize("family", ["gnm", "small_world", "scale_free"])
 def test_generated_networks(family: str) -> None:
-    generators = pytest.importorskip("sbmleq.generators")
+    generators = pytest.importorskip("sbmleq.core.generators")
     cfg = generators.GeneratorConfig(family=family, n_min=2, n_max=20, weights="loguniform",
                                      intakes=(1, 3), excretions=(1, 3), redeem=0.4)
     for net in generators.generate(cfg, 15, seed=7):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sbmleq import Network
-from sbmleq.exact import (
+from sbmleq.core.exact import (
     DenseBatch,
     EquilibriumStatus,
     batch_reaches_excretion,
@@ -25,7 +25,7 @@ from sbmleq.exact import (
     solve_dense_batch,
     solve_equilibrium,
 )
-from sbmleq.generators import GENERATORS, GeneratorConfig, sample_batch, sample_network
+from sbmleq.core.generators import GENERATORS, GeneratorConfig, sample_batch, sample_network
 
 EXIT = "__excretion__"
 

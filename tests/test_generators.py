@@ -9,8 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sbmleq.exact import equilibrium_exists, label_raw_batch
-from sbmleq.generators import (
+from sbmleq.core.exact import equilibrium_exists, label_raw_batch
+from sbmleq.core.generators import (
     GENERATORS,
     Balancer,
     GeneratorConfig,

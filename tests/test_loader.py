@@ -11,15 +11,15 @@ import libsbml
 import pytest
 
 from sbmleq.errors import InputError
-from sbmleq.loader import (
+from sbmleq.io.sources import (
     biomodels_cache_dir,
     find_biomodel,
-    load,
     load_sbml_text,
     shipped_biomodels_dir,
 )
-from sbmleq.network import Network
-from sbmleq.sbml_export import network_to_sbml
+from sbmleq.core.network import Network
+from sbmleq.io.loader import load
+from sbmleq.io.sbml_export import network_to_sbml
 
 DATA = Path(__file__).parent / "data"
 FEATURES = DATA / "features.xml"
@@ -154,7 +154,7 @@ def test_missing_path_and_unknown_type() -> None:
 
 
 def test_import_is_lazy() -> None:
-    code = ("import sys, sbmleq.loader, sbmleq.sbml_import, sbmleq.sbml_export; "
+    code = ("import sys, sbmleq.io.sources, sbmleq.io.sbml_import, sbmleq.io.sbml_export; "
             "print(sorted(m for m in ('roadrunner', 'antimony', 'libsbml', 'sympy', 'pandas') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

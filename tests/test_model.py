@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from sbmleq.errors import CheckpointError
-from sbmleq.exact import solve_batch
-from sbmleq.features import batch_from_tokens
-from sbmleq.generators import GeneratorConfig, generate
-from sbmleq.network import Network
-from sbmleq.npmodel import NumpyGraphModel
-from sbmleq.predict import DEFAULT_MODEL, Predictor
-from sbmleq.tokens import encode
+from sbmleq.core.exact import solve_batch
+from sbmleq.model.features import batch_from_tokens
+from sbmleq.core.generators import GeneratorConfig, generate
+from sbmleq.core.network import Network
+from sbmleq.model.numpy_model import NumpyGraphModel
+from sbmleq.model.predictor import DEFAULT_MODEL, Predictor
+from sbmleq.model.tokens import encode
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +47,9 @@ def test_shipped_model_is_accurate_on_fresh_networks(predictor):
 
 def test_numpy_path_matches_torch(tmp_path):
     torch = pytest.importorskip("torch")
-    from sbmleq.checkpoint import save_checkpoint
-    from sbmleq.model import ModelConfig, build_model
-    from sbmleq.npmodel import export_npz
+    from sbmleq.model.checkpoint import save_checkpoint
+    from sbmleq.model.torch_model import ModelConfig, build_model
+    from sbmleq.model.numpy_model import export_npz
 
     torch.manual_seed(0)
     cfg = ModelConfig(n_iters=5)

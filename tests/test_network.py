@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sbmleq import InputError, Network, NetworkError
-from sbmleq.network import JSON_SCHEMA_VERSION
+from sbmleq.core.network import JSON_SCHEMA_VERSION
 
 EXTREMES = [5e-324, 1e-300, 2.2250738585072014e-308, 1e-5, 1.0, 7.25, 1e300,
             1.7976931348623157e308]
@@ -175,7 +175,7 @@ def test_json_and_dict_round_trips_are_exact(net):
 def test_json_schema_and_errors():
     net = chain()
     data = net.to_dict()
-    assert data["schema"] == "sbmleq.network" and data["version"] == JSON_SCHEMA_VERSION == 1
+    assert data["schema"] == "sbmleq.core.network" and data["version"] == JSON_SCHEMA_VERSION == 1
     assert data["nodes"] == ["a", "b", "c"]
     assert data["edges"] == [["a", "b", 1.0], ["a", "c", 3.0], ["b", "c", 1.5]]
     assert data["intake"] == {"a": 2.0} and data["excretion"] == {"c": 0.5}
@@ -186,7 +186,7 @@ def test_json_schema_and_errors():
     with pytest.raises(NetworkError, match="newer"):
         Network.from_dict({**data, "version": JSON_SCHEMA_VERSION + 1})
     with pytest.raises(NetworkError, match="malformed"):
-        Network.from_dict({"schema": "sbmleq.network", "version": 1, "edges": []})
+        Network.from_dict({"schema": "sbmleq.core.network", "version": 1, "edges": []})
     with pytest.raises(NetworkError, match="malformed"):
         Network.from_json("{not json")
     bad = {**data, "edges": [["a", "b", -2.0]]}

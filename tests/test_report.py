@@ -1,4 +1,4 @@
-"""The validation report (sbmleq.report): categories, numbers, HTML, CSV and Markdown."""
+"""The validation report (sbmleq.report.html): categories, numbers, HTML, CSV and Markdown."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from sbmleq.report import (
+from sbmleq.report.html import (
     CSV_COLUMNS,
     categorize,
     model_categories,

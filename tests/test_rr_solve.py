@@ -1,7 +1,7 @@
-"""roadrunner ground truth (sbmleq.rr_solve) and process isolation (sbmleq.isolate).
+"""roadrunner ground truth (sbmleq.solvers.roadrunner) and process isolation (sbmleq.solvers.isolate).
 
 Real roadrunner, no mocks. Isolated calls use the 'spawn' start method, so every function sent
-to a child is importable by name (time.sleep, os.abort, sbmleq.isolate.crash_self...).
+to a child is importable by name (time.sleep, os.abort, sbmleq.solvers.isolate.crash_self...).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from sbmleq.errors import InputError
-from sbmleq.isolate import ChildCrashed, ChildTimeout, IsolatedWorker, crash_self, run_isolated
-from sbmleq.network import Network
-from sbmleq.rr_solve import (
+from sbmleq.solvers.isolate import ChildCrashed, ChildTimeout, IsolatedWorker, crash_self, run_isolated
+from sbmleq.core.network import Network
+from sbmleq.solvers.roadrunner import (
     RoadRunnerResult,
     RRStatus,
     SolverSettings,
@@ -94,7 +94,7 @@ def test_conserved_moiety_converges_with_moiety_analysis():
 def test_values_are_read_by_id_when_roadrunner_reorders_species():
     import roadrunner
 
-    from sbmleq.loader import load_sbml_text
+    from sbmleq.io.sources import load_sbml_text
 
     sbml, _ = load_sbml_text(REORDERED)
     options = roadrunner.LoadSBMLOptions()
@@ -272,7 +272,7 @@ def test_network_solve_follows_node_order():
     result = solve_network_rr(net, timeout=None)
     assert result.status is RRStatus.CONVERGED_STABLE and result.unique
     assert list(result.concentrations) == ["z", "a-1", "2b"]
-    from sbmleq.exact import solve_equilibrium
+    from sbmleq.core.exact import solve_equilibrium
 
     np.testing.assert_allclose(result.values(net.nodes), solve_equilibrium(net).concentrations,
                                rtol=1e-9)

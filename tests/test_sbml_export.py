@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sbmleq.errors import InputError
-from sbmleq.network import Network
-from sbmleq.sbml_export import is_valid_sid, network_to_sbml, to_sid, unique_sid, write_sbml
-from sbmleq.sbml_import import import_sbml
+from sbmleq.core.network import Network
+from sbmleq.io.sbml_export import is_valid_sid, network_to_sbml, to_sid, unique_sid, write_sbml
+from sbmleq.io.sbml_import import import_sbml
 
 
 def chain() -> Network:
@@ -115,7 +115,7 @@ def test_bad_volume(volume: float) -> None:
 def test_roadrunner_steady_state_matches_exact() -> None:
     import roadrunner
 
-    from sbmleq.exact import solve_equilibrium
+    from sbmleq.core.exact import solve_equilibrium
 
     net = chain()
     rr = roadrunner.RoadRunner(network_to_sbml(net, compartment_volume=2.5))

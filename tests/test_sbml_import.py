@@ -8,8 +8,8 @@ import libsbml
 import pytest
 
 from sbmleq.errors import InputError, OutOfClassError
-from sbmleq.network import Network
-from sbmleq.sbml_import import ImportResult, ReactionReport, import_sbml
+from sbmleq.core.network import Network
+from sbmleq.io.sbml_import import ImportResult, ReactionReport, import_sbml
 
 DATA = Path(__file__).parent / "data"
 
@@ -84,7 +84,7 @@ def test_feature_model_maps_every_feature() -> None:
 def test_feature_model_agrees_with_roadrunner() -> None:
     import roadrunner
 
-    from sbmleq.exact import solve_equilibrium
+    from sbmleq.core.exact import solve_equilibrium
 
     net = import_sbml(DATA / "features.xml", source_name="features.xml").require_in_class()
     rr = roadrunner.RoadRunner(str(DATA / "features.xml"))

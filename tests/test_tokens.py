@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sbmleq import InputError, Network
-from sbmleq.generators import GeneratorConfig, generate
-from sbmleq.tokens import (
+from sbmleq.core.generators import GeneratorConfig, generate
+from sbmleq.model.tokens import (
     BOS,
     EDGE,
     EOS,

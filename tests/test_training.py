@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from sbmleq.errors import CheckpointError
-from sbmleq.generators import GeneratorConfig
-from sbmleq.model import ModelConfig
+from sbmleq.core.generators import GeneratorConfig
+from sbmleq.model.torch_model import ModelConfig
 from training.compare import RegressionArm, score
 from training.data import fixed_set, label
 from training.paper_seq2seq import (PaperSeq2SeqArm, Seq2SeqConfig, exact_concentrations,

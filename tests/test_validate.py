@@ -1,4 +1,4 @@
-"""Batch validation (sbmleq.validate): real import, prediction, roadrunner and child processes.
+"""Batch validation (sbmleq.validation.batch): real import, prediction, roadrunner and child processes.
 
 The models are written here (LIFE networks exported to SBML, an Antimony Michaelis-Menten model,
 broken files), so no test needs the network or the shared BioModels folder. The shipped model
@@ -20,10 +20,10 @@ import typer
 from typer.testing import CliRunner
 
 from sbmleq.errors import CheckpointError, InputError
-from sbmleq.loader import antimony_to_sbml
-from sbmleq.network import Network
-from sbmleq.sbml_export import network_to_sbml
-from sbmleq.validate import (
+from sbmleq.io.sources import antimony_to_sbml
+from sbmleq.core.network import Network
+from sbmleq.io.sbml_export import network_to_sbml
+from sbmleq.validation.batch import (
     BatchItem,
     ResultsFile,
     classify_law,
@@ -177,7 +177,7 @@ def test_sigkill_mid_batch_then_resume(tmp_path):
     """A real batch in a subprocess, SIGKILLed mid-run, then re-run: every model exactly once."""
     files = write_models(tmp_path / "models", n_chains=4)
     out, report = tmp_path / "res.jsonl", tmp_path / "rep.html"
-    cmd = [sys.executable, "-m", "sbmleq.validate", str(tmp_path / "models"), "--out", str(out),
+    cmd = [sys.executable, "-m", "sbmleq.validation.batch", str(tmp_path / "models"), "--out", str(out),
            "--report", str(report), "--timeout", "60", "--no-progress", *MODEL_ARGS]
     proc = subprocess.Popen([*cmd, "--jobs", "1"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -9,7 +9,7 @@ stream: every arm sees the same batches in the same order, a faster arm just see
 - ``a``  the paper's design: encoder-decoder writing the label and every concentration as number
   tokens (:mod:`training.paper_seq2seq`);
 - ``b``  ``seq`` arch: plain Transformer encoder over node and edge tokens, per-node regression of
-  the scale-free target (normalised log10 concentration, :mod:`sbmleq.features`);
+  the scale-free target (normalised log10 concentration, :mod:`sbmleq.model.features`);
 - ``c1`` ``graph`` arch, ``physics=False``: graph-aware attention, direct regression;
 - ``c2`` ``graph`` arch, ``physics=True`` (the default design): learned over-relaxation/momentum
   on top of a Jacobi + mass-balance iteration;
@@ -49,9 +49,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sbmleq.features import to_concentrations
-from sbmleq.generators import GeneratorConfig
-from sbmleq.model import ModelConfig, build_model, exists_probability
+from sbmleq.model.features import to_concentrations
+from sbmleq.core.generators import GeneratorConfig
+from sbmleq.model.torch_model import ModelConfig, build_model, exists_probability
 from training.data import TEST_SEED, batch_stream, default_recipe, digests, fixed_set, label
 from training.paper_seq2seq import PaperSeq2SeqArm, Seq2SeqConfig, exact_concentrations
 from training.train import compute_loss, optimizer_step, to_tensors
@@ -90,7 +90,7 @@ def test_set(count: int, n_cap: int = N_CAP, chunk: int = 50):
 
 # --------------------------------------------------------------------------- arms
 class RegressionArm:
-    """Arms (b), (c1), (c2), (d): an :mod:`sbmleq.model` model trained with ``compute_loss``."""
+    """Arms (b), (c1), (c2), (d): an :mod:`sbmleq.model.torch_model` model trained with ``compute_loss``."""
 
     def __init__(self, cfg: ModelConfig, n_iters: int = 8, lr: float = 3e-4, warmup: int = 50,
                  clip: float = 1.0, seed: int = 0):

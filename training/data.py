@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sbmleq.exact import DenseBatch, batch_reaches_excretion, solve_dense_batch
-from sbmleq.features import ArrayBatch, batch_from_tokens, log_targets
-from sbmleq.generators import Balancer, GeneratorConfig, _drains, sample_network
-from sbmleq.network import Network
-from sbmleq.tokens import encode
+from sbmleq.core.exact import DenseBatch, batch_reaches_excretion, solve_dense_batch
+from sbmleq.model.features import ArrayBatch, batch_from_tokens, log_targets
+from sbmleq.core.generators import Balancer, GeneratorConfig, _drains, sample_network
+from sbmleq.core.network import Network
+from sbmleq.model.tokens import encode
 
 VALIDATION_SEED = 10**9 + 7
 TEST_SEED = 2 * 10**9 + 11

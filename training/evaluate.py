@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sbmleq.exact import solve_batch
-from sbmleq.generators import GeneratorConfig
-from sbmleq.network import Network
-from sbmleq.predict import Predictor
+from sbmleq.core.exact import solve_batch
+from sbmleq.core.generators import GeneratorConfig
+from sbmleq.core.network import Network
+from sbmleq.model.predictor import Predictor
 from training.data import TEST_SEED, fixed_set
 
 TOLERANCES = (0.01, 0.02, 0.05, 0.10)

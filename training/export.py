@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from sbmleq.npmodel import export_npz
+from sbmleq.model.numpy_model import export_npz
 
 
 def main(argv=None) -> None:

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from sbmleq.errors import InputError
-from sbmleq.features import to_concentrations
-from sbmleq.network import Network
-from sbmleq.tokens import PaperFloatEncoder, to_paper_text
+from sbmleq.model.features import to_concentrations
+from sbmleq.core.network import Network
+from sbmleq.model.tokens import PaperFloatEncoder, to_paper_text
 from training.train import optimizer_step
 
 PAD, BOS, EOS, SEP = "<pad>", "<bos>", "<eos>", "|"

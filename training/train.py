@@ -21,8 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sbmleq.checkpoint import read_checkpoint, save_checkpoint
-from sbmleq.model import ModelConfig, build_model, exists_probability
+from sbmleq.model.checkpoint import read_checkpoint, save_checkpoint
+from sbmleq.model.torch_model import ModelConfig, build_model, exists_probability
 from training.data import VALIDATION_SEED, batch_stream, default_recipe, digests, fixed_set, label
 
 
@@ -70,7 +70,7 @@ def optimizer_step(model, opt, loss, clip: float = 1.0) -> None:
 @torch.no_grad()
 def evaluate(model, examples, device, amp: bool) -> dict[str, float]:
     """Existence accuracy and share of equilibria within 1/2/5/10% relative L1."""
-    from sbmleq.features import to_concentrations
+    from sbmleq.model.features import to_concentrations
 
     model.eval()
     correct = total = 0

@@ -5,7 +5,7 @@ Every generator draws a topology (``src``, ``dst`` index arrays over ``n`` nodes
 without equilibrium as the paper's code does. The fast path returns plain arrays
 (:class:`RawNetwork`); :meth:`RawNetwork.to_network` builds a validated :class:`Network`.
 :func:`sample_batch` draws many networks at once into one :class:`RawBatch` (same distribution,
-vectorised), which :func:`sbmleq.exact.label_raw_batch` labels without per-network Python work.
+vectorised), which :func:`sbmleq.core.exact.label_raw_batch` labels without per-network Python work.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sbmleq.network import Network
+from sbmleq.core.graph import reaches
+from sbmleq.core.network import Network
 
 TopologyFn = Callable[[int, int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 GENERATORS: dict[str, TopologyFn] = {}
@@ -201,7 +202,7 @@ class RawBatch(Sequence):
     """Many generated networks stored end to end (the output of :func:`sample_batch`).
 
     A sequence of :class:`RawNetwork` (``batch[k]`` slices views out of the flat arrays), which
-    :func:`sbmleq.exact.label_raw_batch` reads directly without concatenating anything.
+    :func:`sbmleq.core.exact.label_raw_batch` reads directly without concatenating anything.
     """
 
     sizes: np.ndarray  # (B,) node counts
@@ -313,8 +314,6 @@ def _redeem_batch(batch: RawBatch, todo: np.ndarray, rng: np.random.Generator) -
 
     Each round searches only the graphs still being redeemed, so the work shrinks with them.
     """
-    from sbmleq.exact import _reaches
-
     b = len(batch.sizes)
     node_graph = np.repeat(np.arange(b), batch.sizes)
     n_total = int(batch.node_off[-1])
@@ -332,7 +331,7 @@ def _redeem_batch(batch: RawBatch, todo: np.ndarray, rng: np.random.Generator) -
     index = np.empty(n_total, np.int64)  # global -> working-set node index
     while len(nodes):
         index[nodes] = np.arange(len(nodes))
-        drains = _reaches(len(nodes), index[src], index[dst], index[exits])
+        drains = reaches(len(nodes), index[src], index[dst], index[exits])
         stuck = np.bincount(node_graph[nodes[~drains]], minlength=b)
         still = stuck > 0
         rows = np.flatnonzero(still)

@@ -6,8 +6,8 @@ other exception becomes one line, exit code 1 and a hint to rerun with ``--debug
 prints the traceback). With several models every model is processed and reported, and the exit
 code is the worst (largest) one. See docs/cli.md.
 
-The validation developer's commands are plugged in from ``sbmleq.validate`` and
-``sbmleq.biomodels`` (each may expose ``register(app)``, or ``validate_command`` /
+The validation developer's commands are plugged in from ``sbmleq.validation.batch`` and
+``sbmleq.io.biomodels`` (each may expose ``register(app)``, or ``validate_command`` /
 ``fetch_command``); they are imported only when such a command (or the top-level help) is
 asked for, so ``sbmleq predict`` stays fast to start.
 """
@@ -26,6 +26,18 @@ from typing import Annotated, Any, TextIO, TypeVar
 import typer
 
 from sbmleq.errors import InputError, SbmleqError
+from sbmleq import __version__
+from sbmleq.api import Session
+from sbmleq.cli.render import console as make_console
+from sbmleq.cli.render import console as make_console, print_import
+from sbmleq.cli.render import console as make_console, print_solve
+from sbmleq.cli.render import dumps
+from sbmleq.cli.render import predictions_csv
+from sbmleq.cli.render import print_prediction
+from sbmleq.cli.render import solve_csv
+from sbmleq.io.loader import load
+from sbmleq.io.sources import antimony_to_sbml
+from sbmleq.model.tokens import encode
 
 T = TypeVar("T")
 CORE_COMMANDS = ("predict", "import", "solve", "evaluate")
@@ -127,7 +139,6 @@ class _Sources:
             raise InputError("no input on stdin (expected SBML or Antimony)", source="<stdin>")
         if text.lstrip().startswith("<"):
             return text, "<stdin>"
-        from sbmleq.loader import antimony_to_sbml
 
         return antimony_to_sbml(text, "<stdin>")[0], "<stdin>"
 
@@ -145,7 +156,6 @@ def run_predict(models: Sequence[str], *, fmt: str = "table", check: bool = Fals
                 debug: bool = False, out: TextIO | None = None, err: TextIO | None = None,
                 stdin: TextIO | None = None) -> int:
     """``sbmleq predict``: returns the exit code."""
-    from sbmleq.api import Session
 
     out, err = _streams(out, err)
     report = Reporter(err, debug)
@@ -160,7 +170,6 @@ def run_predict(models: Sequence[str], *, fmt: str = "table", check: bool = Fals
             return code
         console = None
         if fmt == "table":
-            from sbmleq.output import console as make_console
 
             console = make_console(out)
         results, rows = [], []
@@ -182,16 +191,13 @@ def run_predict(models: Sequence[str], *, fmt: str = "table", check: bool = Fals
                 more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
                 err.write(f"error: {result.model}: outside the LIFE class: {reasons[0]}{more}\n")
             if console is not None:
-                from sbmleq.output import print_prediction
 
                 print_prediction(console, result)
         if fmt == "json":
-            from sbmleq.output import dumps
 
             data = [r if isinstance(r, dict) else r.to_dict() for r in rows]
             out.write(dumps(data[0] if len(models) == 1 else data) + "\n")
         elif fmt == "csv":
-            from sbmleq.output import predictions_csv
 
             out.write(predictions_csv(results))
     finally:
@@ -203,7 +209,6 @@ def run_import(models: Sequence[str], *, fmt: str = "table", debug: bool = False
                out: TextIO | None = None, err: TextIO | None = None,
                stdin: TextIO | None = None) -> int:
     """``sbmleq import``: the importer's report and the token sequence; returns the exit code."""
-    from sbmleq.loader import load
 
     out, err = _streams(out, err)
     report = Reporter(err, debug)
@@ -216,7 +221,6 @@ def run_import(models: Sequence[str], *, fmt: str = "table", debug: bool = False
             imported = load(source, name=name)
             tokens = None
             if imported.network is not None:
-                from sbmleq.tokens import encode
 
                 tokens = encode(imported.network).render()
             return imported, tokens
@@ -231,12 +235,10 @@ def run_import(models: Sequence[str], *, fmt: str = "table", debug: bool = False
         if fmt == "json":
             rows.append({**imported.to_dict(), "tokens": tokens})
         else:
-            from sbmleq.output import console as make_console, print_import
 
             console = console or make_console(out)
             print_import(console, imported, tokens)
     if fmt == "json":
-        from sbmleq.output import dumps
 
         out.write(dumps(rows[0] if len(models) == 1 else rows) + "\n")
     return report.code
@@ -247,7 +249,6 @@ def run_solve(models: Sequence[str], *, fmt: str = "table", timeout: float = 30.
               stdin: TextIO | None = None) -> int:
     """``sbmleq solve``: roadrunner's steady state alone; returns the exit code (5 when
     roadrunner fails or times out; a model without steady state is an answer, exit 0)."""
-    from sbmleq.api import Session
 
     out, err = _streams(out, err)
     report = Reporter(err, debug)
@@ -274,16 +275,13 @@ def run_solve(models: Sequence[str], *, fmt: str = "table", timeout: float = 30.
                           f"{' '.join(result.message.split())[:300]}\n")
                 report.note(5)
             if fmt == "table":
-                from sbmleq.output import console as make_console, print_solve
 
                 console = console or make_console(out)
                 print_solve(console, result)
     if fmt == "json":
-        from sbmleq.output import dumps
 
         out.write(dumps(rows[0] if len(models) == 1 else rows) + "\n")
     elif fmt == "csv":
-        from sbmleq.output import solve_csv
 
         out.write(solve_csv(results))
     return report.code
@@ -300,7 +298,7 @@ def run_evaluate(args: Sequence[str], *, debug: bool = False, err: TextIO | None
         except ModuleNotFoundError as exc:
             if exc.name not in ("training", "training.evaluate"):
                 raise
-        checkout = Path(__file__).resolve().parents[1]  # an editable install: the repository
+        checkout = Path(__file__).resolve().parents[2]  # an editable install: the repository
         if (checkout / "training" / "evaluate.py").is_file():
             sys.path.insert(0, str(checkout))
             return importlib.import_module("training.evaluate").main
@@ -341,7 +339,6 @@ TimeoutOpt = Annotated[float, typer.Option(
 def _root(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False
           ) -> None:
     if version:
-        from sbmleq import __version__
 
         typer.echo(f"sbmleq {__version__}")
         raise typer.Exit(0)
@@ -428,15 +425,15 @@ def register_plugins(target: typer.Typer) -> typer.Typer:
         return target
     target._sbmleq_plugins = True  # type: ignore[attr-defined]
     passthrough = {"allow_extra_args": True, "ignore_unknown_options": True}
-    validate, problem = _plugin("sbmleq.validate")
+    validate, problem = _plugin("sbmleq.validation.batch")
     if validate is not None and hasattr(validate, "register"):
         validate.register(target)
     elif validate is not None and hasattr(validate, "validate_command"):
         target.command("validate")(validate.validate_command)
     else:
         target.command("validate", context_settings=passthrough)(
-            _unavailable("validate", "sbmleq.validate", problem))
-    biomodels, problem = _plugin("sbmleq.biomodels")
+            _unavailable("validate", "sbmleq.validation.batch", problem))
+    biomodels, problem = _plugin("sbmleq.io.biomodels")
     if biomodels is not None and hasattr(biomodels, "register"):
         biomodels.register(target)
         return target
@@ -446,7 +443,7 @@ def register_plugins(target: typer.Typer) -> typer.Typer:
         sub.command("fetch")(biomodels.fetch_command)
     else:
         sub.command("fetch", context_settings=passthrough)(
-            _unavailable("biomodels fetch", "sbmleq.biomodels", problem))
+            _unavailable("biomodels fetch", "sbmleq.io.biomodels", problem))
     target.add_typer(sub, name="biomodels")
     return target
 

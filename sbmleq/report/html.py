@@ -1,6 +1,6 @@
 """The validation report: one self-contained HTML file (plots embedded as SVG) and a CSV table.
 
-Input: the result rows of :mod:`sbmleq.validate` (one dict per model, as in the results file).
+Input: the result rows of :mod:`sbmleq.validation.batch` (one dict per model, as in the results file).
 :func:`summarize` computes the numbers, :func:`write_report` writes ``report.html`` and
 ``report.csv``, :func:`summary_markdown` gives the summary as Markdown (docs/results.md).
 
@@ -83,7 +83,7 @@ _MODIFIER = re.compile(r"which the reaction does not convert")
 
 def categorize(reason: str, kinetics: dict[str, str] | None = None) -> str:
     """The category of one out-of-class reason (``kinetics``: reaction id -> law label, as
-    :mod:`sbmleq.validate` records it, refines "not first-order" and "depends on a modifier")."""
+    :mod:`sbmleq.validation.batch` records it, refines "not first-order" and "depends on a modifier")."""
     m = _PREFIX.match(reason)
     rid = m.group(1) if m else ""
     label = (kinetics or {}).get(rid, "")

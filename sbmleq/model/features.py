@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sbmleq.tokens import EDGE, NODE, NUM_POS, TokenSequence
+from sbmleq.model.tokens import EDGE, NODE, NUM_POS, TokenSequence
 
 LOG_FLOOR = -12.0  # log10 value used for "absent" numbers (masked by the has_* flags)
 

@@ -3,7 +3,7 @@
 :class:`_Scope` expands function definitions and assignment rules, evaluates initial assignments
 and substitutes parameter values, and raises :class:`_NotLife` for math outside the LIFE class
 (delay, rateOf, time-dependent switches, undefined symbols, ...). Used by
-:mod:`sbmleq.sbml_import`; libsbml and sympy are imported only when a scope is built.
+:mod:`sbmleq.io.sbml_import`; libsbml and sympy are imported only when a scope is built.
 """
 
 from __future__ import annotations

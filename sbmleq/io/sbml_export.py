@@ -1,4 +1,4 @@
-"""Write a LIFE :class:`~sbmleq.network.Network` as SBML Level 3 Version 2.
+"""Write a LIFE :class:`~sbmleq.core.network.Network` as SBML Level 3 Version 2.
 
 The model has one compartment and one species per node, all concentrations
 (``hasOnlySubstanceUnits="false"``, initial concentration 0). Every flux is a reaction whose
@@ -13,7 +13,7 @@ Rate constants are global parameters with predictable ids (``k_<src>_<dst>``, ``
 SBML SIds are mapped deterministically (invalid characters become ``_``, a leading digit gets a
 ``_`` prefix, clashes get a ``_2``, ``_3``... suffix); every species keeps the node id in its
 ``name`` and the model carries an ``sbmleq:network`` annotation, which tells
-:func:`sbmleq.sbml_import.import_sbml` to map species back to node ids through their names.
+:func:`sbmleq.io.sbml_import.import_sbml` to map species back to node ids through their names.
 Parameter values and the compartment size are written with full double precision (``repr``),
 so that export then import reproduces the network exactly.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sbmleq.errors import InputError
-from sbmleq.network import Network
+from sbmleq.core.network import Network
 
 if TYPE_CHECKING:
     import libsbml

@@ -2,19 +2,19 @@
 
 ``sbmleq validate PATH|ID ... --report report.html`` runs, for every model:
 
-1. import (:func:`sbmleq.sbml_import.import_sbml`) and, for a model in the LIFE class, a
-   prediction (:class:`sbmleq.predict.Predictor`) — in an isolated child process, time-limited;
-2. the roadrunner steady state (:func:`sbmleq.rr_solve.solve_in_process`) in the same child,
+1. import (:func:`sbmleq.io.sbml_import.import_sbml`) and, for a model in the LIFE class, a
+   prediction (:class:`sbmleq.model.predictor.Predictor`) — in an isolated child process, time-limited;
+2. the roadrunner steady state (:func:`sbmleq.solvers.roadrunner.solve_in_process`) in the same child,
    time-limited separately (a hang or crash kills only the child: the model is recorded as
    ``timeout`` / ``solver_failure`` and the batch goes on with a fresh child);
 3. the comparison: existence agreement (predicted exists vs roadrunner ``converged_stable``),
    per-species relative error and the model-level rel-L1 ``sum|pred - rr| / sum|rr|``.
 
-``--jobs N`` runs N children at once (one :class:`~sbmleq.isolate.IsolatedWorker` per job).
+``--jobs N`` runs N children at once (one :class:`~sbmleq.solvers.isolate.IsolatedWorker` per job).
 Each finished model is appended to a JSON-lines results file (flushed and fsynced per row), so
 a batch that is killed, even with SIGKILL, resumes when run again with the same ``--out``: the
 models already recorded are skipped, a partial last line left by the kill is cut off. The HTML
-and CSV reports (:mod:`sbmleq.report`) are written from the results file at the end.
+and CSV reports (:mod:`sbmleq.report.html`) are written from the results file at the end.
 See docs/validation.md.
 """
 
@@ -39,6 +39,19 @@ from pathlib import Path
 from typing import Any
 
 from sbmleq.errors import CheckpointError, InputError, SbmleqError
+from sbmleq.core.exact import solve_equilibrium
+from sbmleq.core.network import Network
+from sbmleq.io.sbml_import import import_sbml, read_document
+from sbmleq.io.sources import BIOMODELS_ID, biomodels_cache_dir, find_biomodel, shipped_biomodels_dir
+from sbmleq.model.predictor import DEFAULT_MODEL, Predictor
+from sbmleq.model.predictor import Predictor
+from sbmleq.report import html as report_mod
+from sbmleq.solvers.isolate import ChildCrashed, ChildTimeout
+from sbmleq.solvers.isolate import IsolatedWorker
+from sbmleq.solvers.roadrunner import SolverSettings
+from sbmleq.solvers.roadrunner import SolverSettings, call_isolated
+from sbmleq.solvers.roadrunner import init_child as rr_init
+from sbmleq.solvers.roadrunner import solve_in_process
 
 __all__ = ["BatchItem", "BatchSummary", "ResultsFile", "analyse_model", "collect_items",
            "compare", "read_results", "register", "run_batch", "validate_command",
@@ -69,7 +82,6 @@ def collect_items(sources: Sequence[str | os.PathLike], *, shipped: bool = False
     recursively, sorted) and BioModels ids (shipped set or cache). ``shipped`` adds every shipped
     BioModels file. Duplicates are dropped. A path that does not exist or an id that is not
     available offline raises :class:`InputError` before anything runs."""
-    from sbmleq.loader import BIOMODELS_ID, biomodels_cache_dir, find_biomodel, shipped_biomodels_dir
 
     items: dict[str, BatchItem] = {}
     missing: list[str] = []
@@ -311,7 +323,6 @@ def init_child(quiet: bool = True) -> None:
             os._exit(1)  # the parent died before prctl took effect
     except Exception:  # noqa: BLE001 - best effort
         pass
-    from sbmleq.rr_solve import init_child as rr_init
 
     rr_init(quiet)
     if quiet:  # CVODE warnings also reach stdout; the child answers through its pipe only
@@ -321,7 +332,6 @@ def init_child(quiet: bool = True) -> None:
 
 
 def _predictor(checkpoint: str | None) -> Any:
-    from sbmleq.predict import Predictor
 
     key = checkpoint or ""
     if key not in _PREDICTORS:
@@ -453,7 +463,6 @@ def analyse_model(path: str, name: str, checkpoint: str | None) -> dict[str, Any
 
     Never raises for problems of the model: an unreadable file comes back as
     ``{"outcome": "input_error", "error": one line}``."""
-    from sbmleq.sbml_import import import_sbml, read_document
 
     start = time.perf_counter()
     try:
@@ -492,7 +501,6 @@ def analyse_model(path: str, name: str, checkpoint: str | None) -> dict[str, Any
                               "ood_reasons": list(pred.ood_reasons),
                               "residual": _finite(pred.residual), "seconds": float(pred.seconds)}
         values = pred.as_dict()
-    from sbmleq.exact import solve_equilibrium
 
     exact = solve_equilibrium(net)
     exact_values = exact.as_dict()
@@ -512,7 +520,6 @@ def analyse_model(path: str, name: str, checkpoint: str | None) -> dict[str, Any
 
 def solve_file(path: str, settings: Any, name: str) -> Any:
     """Child side, step 2: the roadrunner steady state of an SBML file."""
-    from sbmleq.rr_solve import solve_in_process
 
     text = Path(path).read_bytes().decode("utf-8", errors="replace")
     return solve_in_process(text, settings, name)
@@ -596,8 +603,6 @@ def validate_item(item: BatchItem, worker: Any, *, checkpoint: str | None, timeo
                   settings: Any = None, checkpoint_info: dict[str, str] | None = None,
                   stop: threading.Event | None = None) -> dict[str, Any] | None:
     """One model's result row (``None`` if ``stop`` was set while it ran: not a result)."""
-    from sbmleq.isolate import ChildCrashed, ChildTimeout
-    from sbmleq.rr_solve import SolverSettings, call_isolated
 
     settings = settings or SolverSettings()
     start = time.perf_counter()
@@ -673,13 +678,11 @@ class BatchSummary:
 def checkpoint_identity(checkpoint: str | os.PathLike | None) -> dict[str, str]:
     """Name and sha256 of the checkpoint file (the shipped default if None); loads it once so a
     missing or corrupt checkpoint fails before the batch starts (CheckpointError)."""
-    from sbmleq.predict import DEFAULT_MODEL, Predictor
 
     path = Path(checkpoint) if checkpoint is not None else DEFAULT_MODEL
     if not path.is_file():
         raise CheckpointError("checkpoint file not found", source=str(path))
     try:
-        from sbmleq.network import Network
 
         probe = Network.from_edges([("a", "b", 1.0)], intake={"a": 1.0}, excretion={"b": 1.0},
                                    name="probe")
@@ -769,7 +772,6 @@ def run_batch(items: Sequence[BatchItem], results: str | os.PathLike, *, jobs: i
     ``results`` (resuming: keys already there are skipped; with ``retry`` the rows of the batch's
     models that :func:`needs_retry` are removed first and run again). Returns a
     :class:`BatchSummary`."""
-    from sbmleq.rr_solve import SolverSettings
 
     started = time.perf_counter()
     info = checkpoint_identity(checkpoint)
@@ -870,7 +872,6 @@ def run_batch(items: Sequence[BatchItem], results: str | os.PathLike, *, jobs: i
 
 
 def _make_worker() -> Any:
-    from sbmleq.isolate import IsolatedWorker
 
     return IsolatedWorker(initializer=init_child, init_args=(True,))
 
@@ -931,7 +932,6 @@ def validate_command(
     ran, whatever the models' outcomes). Raises SbmleqError for problems of the command."""
     from rich.console import Console
 
-    from sbmleq import report as report_mod
 
     console = Console(stderr=True, soft_wrap=True)
     html, csv, results = report_paths(report, out)
@@ -1018,7 +1018,7 @@ def register(app: Any) -> None:
             raise typer.Exit(code)
 
 
-def main() -> None:  # ``python -m sbmleq.validate``: the command without the rest of the CLI
+def main() -> None:  # ``python -m sbmleq.validation.batch``: the command without the rest of the CLI
     import typer
 
     app = typer.Typer(add_completion=False, help="sbmleq validate")

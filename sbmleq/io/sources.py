@@ -4,9 +4,9 @@
 ``<``), Antimony text, a ``roadrunner.RoadRunner``, a ``libsbml.SBMLDocument``, a BioModels id
 (``BIOMD0000000012``: looked up offline, in the shipped set ``sbmleq/data/biomodels`` and then in
 the cache ``$SBMLEQ_CACHE/biomodels`` or ``~/.cache/sbmleq/biomodels``), or a
-:class:`~sbmleq.network.Network`. ``load_sbml_text`` brings any of them to SBML text in this one
+:class:`~sbmleq.core.network.Network`. ``load_sbml_text`` brings any of them to SBML text in this one
 place, for other consumers (the roadrunner solver). roadrunner, antimony and libsbml are imported
-only when needed, so ``import sbmleq.loader`` is fast.
+only when needed, so ``import sbmleq.io.sources`` is fast.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sbmleq.errors import InputError
-from sbmleq.network import Network
+from sbmleq.core.network import Network
+from sbmleq.io.sbml_export import network_to_sbml
 
 if TYPE_CHECKING:
     import libsbml
-
-    from sbmleq.sbml_import import ImportResult
 
 _IGNORABLE_XML = {1002}  # missing encoding attribute in the XML declaration
 BIOMODELS_ID = re.compile(r"^(BIOMD|MODEL)\d{10}$")
@@ -39,7 +38,7 @@ def biomodels_cache_dir() -> Path:
 
 def shipped_biomodels_dir() -> Path:
     """The BioModels files that ship with the package (may not exist)."""
-    return Path(__file__).resolve().parent / "data" / "biomodels"
+    return Path(__file__).resolve().parents[1] / "data" / "biomodels"
 
 
 def find_biomodel(model_id: str) -> Path | None:
@@ -123,8 +122,6 @@ def _classify_string(text: str) -> str:
 def load_sbml_text(source: Any, *, name: str | None = None) -> tuple[str, str]:
     """Any supported source as ``(sbml_text, display_name)`` (a Network is exported to SBML)."""
     if isinstance(source, Network):
-        from sbmleq.sbml_export import network_to_sbml
-
         return network_to_sbml(source), name or source.name or "network"
     if isinstance(source, Path):
         return _read_path(source, name or str(source)), name or str(source)
@@ -237,23 +234,3 @@ def ignorable_read_errors(doc: "libsbml.SBMLDocument",
 def _model_id(sbml: str) -> str:
     match = re.search(r"<model\b[^>]*\bid=\"([^\"]*)\"", sbml[:20000])
     return match.group(1) if match else ""
-
-
-def load(source: Any, *, name: str | None = None) -> "ImportResult":
-    """Import any supported source (see the module docstring) as an ``ImportResult``."""
-    from sbmleq.sbml_import import import_sbml, result_from_network
-
-    if isinstance(source, Network):
-        return result_from_network(source, name)
-    if _is_sbml_document(source):
-        model = source.getModel()
-        label = model.getId() if model is not None and model.getId() else "document"
-        return import_sbml(source, source_name=name or f"<SBMLDocument {label}>")
-    if isinstance(source, (str, Path)) and (isinstance(source, Path)
-                                            or _classify_string(source) == "path"):
-        return import_sbml(Path(source), source_name=name or str(source))
-    if isinstance(source, str) and _classify_string(source) == "biomodels":
-        model_id = source.strip()
-        return import_sbml(_biomodel_path(model_id), source_name=name or model_id)
-    text, display = load_sbml_text(source, name=name)
-    return import_sbml(text, source_name=display)

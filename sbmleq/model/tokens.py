@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sbmleq.errors import InputError
-from sbmleq.network import Network
+from sbmleq.core.network import Network
 
 TOKEN_FORMAT_VERSION = 1
 

@@ -16,20 +16,24 @@ Two architectures share one config and one checkpoint format:
   positions, node slots as learned id embeddings), read out at NODE positions.
 
 Outputs per node: a drain logit (does this node reach an excretion?) and y = normalised log10
-concentration (see :mod:`sbmleq.features`). The network-level probability that an equilibrium
+concentration (see :mod:`sbmleq.model.features`). The network-level probability that an equilibrium
 exists is the smallest per-node drain probability (every node must drain).
 """
 
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sbmleq.features import LOG_FLOOR
+from sbmleq.errors import CheckpointError
+from sbmleq.model.checkpoint import DEFAULT_CHECKPOINT, read_checkpoint
+from sbmleq.model.features import LOG_FLOOR
 
 LN10 = math.log(10.0)
 
@@ -247,3 +251,19 @@ def exists_probability(drain_logit: torch.Tensor, node_mask: torch.Tensor) -> to
     """P(equilibrium exists) = smallest per-node drain probability over real nodes."""
     masked = drain_logit.masked_fill(~node_mask, float("inf"))
     return torch.sigmoid(masked.min(dim=1).values)
+
+
+def load_model(path: str | os.PathLike | None = None, device: str = "cpu"):
+    """Build the model from a checkpoint: returns ``(model, config, payload)``."""
+    path = DEFAULT_CHECKPOINT if path is None else Path(path)
+    payload = read_checkpoint(path)
+    try:
+        cfg = ModelConfig.from_dict(payload["config"])
+        model = build_model(cfg)
+        model.load_state_dict(payload["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint does not match the model ({first[:160]})",
+                              source=str(path)) from None
+    model.eval().to(device)
+    return model, cfg, payload

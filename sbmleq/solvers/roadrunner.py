@@ -3,7 +3,7 @@
 :func:`solve_sbml` runs a chain of stages (docs/roadrunner.md) and returns a
 :class:`RoadRunnerResult`. Values are read by species id (roadrunner reorders species under
 conserved-moiety analysis). With a ``timeout`` the solve runs in a child process
-(:mod:`sbmleq.isolate`) that is killed when time is up; a roadrunner crash comes back as
+(:mod:`sbmleq.solvers.isolate`) that is killed when time is up; a roadrunner crash comes back as
 ``solver_failure``, never as an exception. For batches pass one :func:`make_worker` to every
 call, so that roadrunner is imported once.
 """
@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sbmleq.isolate import ChildCrashed, ChildTimeout, IsolatedWorker, IsolationError
+from sbmleq.solvers.isolate import ChildCrashed, ChildTimeout, IsolatedWorker, IsolationError
+from sbmleq.errors import InputError
+from sbmleq.io.sbml_export import network_to_sbml
+from sbmleq.io.sources import load_sbml_text
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sbmleq.network import Network
+    from sbmleq.core.network import Network
 
 __all__ = ["RRStatus", "RoadRunnerResult", "SolverSettings", "call_isolated", "make_worker",
            "require_sbml_xml", "solve_in_process", "solve_network_rr", "solve_sbml",
@@ -132,7 +135,7 @@ def _jsonable(obj: Any) -> Any:
 def solve_sbml(source: Any, *, timeout: float | None = 30.0,
                settings: SolverSettings | None = None,
                worker: IsolatedWorker | None = None) -> RoadRunnerResult:
-    """Steady state of ``source``: anything :func:`sbmleq.loader.load_sbml_text` reads (path,
+    """Steady state of ``source``: anything :func:`sbmleq.io.sources.load_sbml_text` reads (path,
     SBML or Antimony text, RoadRunner, libsbml document, BioModels id, Network).
 
     ``timeout`` (seconds) bounds an isolated solve; ``None`` solves in this process without a
@@ -140,7 +143,6 @@ def solve_sbml(source: Any, *, timeout: float | None = 30.0,
     (missing file, malformed XML, not SBML) raises :class:`~sbmleq.errors.InputError`; every
     solver problem comes back as a result.
     """
-    from sbmleq.loader import load_sbml_text
 
     text, name = load_sbml_text(source)
     require_sbml_xml(text, name)
@@ -152,7 +154,6 @@ def require_sbml_xml(text: str, name: str) -> None:
     ``<sbml>`` root (subtler problems are roadrunner's to report: ``solver_failure``)."""
     from xml.parsers import expat
 
-    from sbmleq.errors import InputError
 
     parser, roots = expat.ParserCreate(), []
     parser.StartElementHandler = lambda tag, attrs: roots.append(tag) if not roots else None
@@ -179,12 +180,11 @@ def solve_sbml_text(sbml: str, *, timeout: float | None = 30.0,
 def solve_network_rr(net: "Network", *, timeout: float | None = 30.0,
                      settings: SolverSettings | None = None,
                      worker: IsolatedWorker | None = None) -> RoadRunnerResult:
-    """Export a LIFE network (:func:`sbmleq.sbml_export.network_to_sbml`) and solve it.
+    """Export a LIFE network (:func:`sbmleq.io.sbml_export.network_to_sbml`) and solve it.
     ``concentrations`` are keyed by node id in ``net.nodes`` order (``result.values(net.nodes)``
     gives the array)."""
     import libsbml
 
-    from sbmleq.sbml_export import network_to_sbml
 
     text = network_to_sbml(net)
     model = libsbml.readSBMLFromString(text).getModel()
@@ -200,7 +200,7 @@ def make_worker(*, quiet: bool = True, **kwargs: Any) -> IsolatedWorker:
     """A persistent child that imports roadrunner once, for batches of :func:`solve_sbml`.
 
     ``quiet`` sends the child's stderr to /dev/null (CVODE prints there, past roadrunner's
-    logger). Other keywords go to :class:`~sbmleq.isolate.IsolatedWorker`."""
+    logger). Other keywords go to :class:`~sbmleq.solvers.isolate.IsolatedWorker`."""
     return IsolatedWorker(initializer=init_child, init_args=(quiet,), **kwargs)
 
 

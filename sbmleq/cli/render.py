@@ -13,13 +13,14 @@ import json
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
+from sbmleq.model.predictor import LOW_CONFIDENCE_RESIDUAL
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from sbmleq.api import ModelPrediction
-    from sbmleq.rr_solve import RoadRunnerResult
-    from sbmleq.sbml_import import ImportResult
+    from sbmleq.solvers.roadrunner import RoadRunnerResult
+    from sbmleq.io.sbml_import import ImportResult
 
 FORMATS_PREDICT = ("table", "json", "csv")
 LOW_CONFIDENCE_NOTE = "low confidence"
@@ -80,7 +81,6 @@ def confidence_note(result: "ModelPrediction") -> str:
     residual = "" if pred.residual is None else f"relative residual {pred.residual:.2g}"
     if pred.confident:
         return "confident" + (f" ({residual})" if residual else "")
-    from sbmleq.predict import LOW_CONFIDENCE_RESIDUAL
 
     why = []
     if pred.residual is not None and pred.residual >= LOW_CONFIDENCE_RESIDUAL:

@@ -229,7 +229,7 @@ class Network:
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON schema documented in docs/network-json.md."""
         return {
-            "schema": "sbmleq.network",
+            "schema": "sbmleq.core.network",
             "version": JSON_SCHEMA_VERSION,
             "name": self.name,
             "nodes": list(self.nodes),
@@ -241,7 +241,7 @@ class Network:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Network":
-        if data.get("schema") != "sbmleq.network":
+        if data.get("schema") != "sbmleq.core.network":
             raise NetworkError("not an sbmleq network JSON object (schema key missing)")
         if int(data.get("version", 0)) > JSON_SCHEMA_VERSION:
             raise NetworkError(f"network JSON version {data.get('version')} is newer than "

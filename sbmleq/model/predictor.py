@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from sbmleq.features import ArrayBatch, batch_from_arrays, batch_from_tokens, to_concentrations
-from sbmleq.network import Network
-from sbmleq.tokens import encode
+from sbmleq.model.features import ArrayBatch, batch_from_arrays, batch_from_tokens, to_concentrations
+from sbmleq.core.network import Network
+from sbmleq.model.tokens import encode
+from sbmleq.errors import CheckpointError
+from sbmleq.model.numpy_model import NumpyGraphModel
 
-DEFAULT_MODEL = Path(__file__).parent / "checkpoints" / "default.npz"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "default.npz"
 LOW_CONFIDENCE_RESIDUAL = 0.05
 
 
@@ -96,21 +98,19 @@ class Predictor:
         self.device = device
         self.n_iters = n_iters
         if self.path.suffix == ".npz" and device == "cpu":
-            from sbmleq.npmodel import NumpyGraphModel
-
             self._np = NumpyGraphModel.load(self.path)
             self._torch = None
             self.config = self._np.config
         else:
-            from sbmleq.checkpoint import load_model
-
             if self.path.suffix == ".npz":
-                from sbmleq.errors import CheckpointError
-
                 raise CheckpointError("a .npz model runs on the CPU only; pass a .pt checkpoint "
                                       "to use cuda", source=str(self.path))
+            # The PyTorch backend is imported only for .pt checkpoints: torch takes ~1 s to import,
+            # and the default (.npz) path runs on NumPy alone.
+            from sbmleq.model import torch_model
+
             self._np = None
-            self._torch, cfg, _ = load_model(self.path, device=device)
+            self._torch, cfg, _ = torch_model.load_model(self.path, device=device)
             self.config = cfg.to_dict()
 
     # ------------------------------------------------------------------ core

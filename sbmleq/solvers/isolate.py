@@ -14,7 +14,7 @@ caller; a child that runs past the limit raises :class:`ChildTimeout`; a child t
 
 Example::
 
-    from sbmleq.isolate import IsolatedWorker, ChildTimeout
+    from sbmleq.solvers.isolate import IsolatedWorker, ChildTimeout
 
     with IsolatedWorker() as worker:
         for path in paths:

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from sbmleq.errors import CheckpointError
-from sbmleq.features import LOG_FLOOR, ArrayBatch
-from sbmleq.tokens import TOKEN_FORMAT_VERSION
+from sbmleq.model.features import LOG_FLOOR, ArrayBatch
+from sbmleq.model.tokens import TOKEN_FORMAT_VERSION
+from sbmleq.model.checkpoint import read_checkpoint
 
 LN10 = np.log(10.0)
 NEG = np.finfo(np.float32).min / 4
@@ -31,7 +32,6 @@ def export_npz(checkpoint: str | os.PathLike, out: str | os.PathLike,
 
     ``n_iters`` overrides the refinement iterations the exported model runs by default.
     """
-    from sbmleq.checkpoint import read_checkpoint
 
     payload = read_checkpoint(checkpoint)
     if n_iters is not None:

@@ -1,4 +1,4 @@
-"""Read SBML into a LIFE :class:`~sbmleq.network.Network`, reaction by reaction, with a report.
+"""Read SBML into a LIFE :class:`~sbmleq.core.network.Network`, reaction by reaction, with a report.
 
 Each reaction is decided on its math: the kinetic law is turned into a sympy expression (function
 definitions expanded, assignment rules, parameters, compartment sizes and boundary species
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sbmleq.errors import InputError, NetworkError, OutOfClassError
-from sbmleq.loader import error_detail, ignorable_read_errors, read_document
-from sbmleq.network import Network
-from sbmleq.sbml_math import AVOGADRO, _NotLife, _Scope  # noqa: F401 - AVOGADRO re-exported
+from sbmleq.io.sources import error_detail, ignorable_read_errors, read_document
+from sbmleq.core.network import Network
+from sbmleq.io.sbml_math import AVOGADRO, _NotLife, _Scope  # noqa: F401 - AVOGADRO re-exported
 
 if TYPE_CHECKING:
     import libsbml

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from sbmleq.errors import CheckpointError
-from sbmleq.tokens import KIND_NAMES, NUM_NAMES, TOKEN_FORMAT_VERSION
+from sbmleq.model.tokens import KIND_NAMES, NUM_NAMES, TOKEN_FORMAT_VERSION
 
-CHECKPOINT_FORMAT = "sbmleq.checkpoint/1"
-DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "default.pt"
+CHECKPOINT_FORMAT = "sbmleq.model.checkpoint/1"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default.pt"
 
 
 def save_checkpoint(path: str | os.PathLike, model, cfg, extra: dict[str, Any] | None = None) -> None:
@@ -55,21 +55,3 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint uses token format {payload.get('token_format_version')}, "
                               f"this sbmleq reads {TOKEN_FORMAT_VERSION}", source=str(path))
     return payload
-
-
-def load_model(path: str | os.PathLike | None = None, device: str = "cpu"):
-    """Build the model from a checkpoint: returns ``(model, config, payload)``."""
-    from sbmleq.model import ModelConfig, build_model
-
-    path = DEFAULT_CHECKPOINT if path is None else Path(path)
-    payload = read_checkpoint(path)
-    try:
-        cfg = ModelConfig.from_dict(payload["config"])
-        model = build_model(cfg)
-        model.load_state_dict(payload["model"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint does not match the model ({first[:160]})",
-                              source=str(path)) from None
-    model.eval().to(device)
-    return model, cfg, payload

@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from sbmleq.errors import InputError, SbmleqError
-from sbmleq.loader import BIOMODELS_ID, biomodels_cache_dir, shipped_biomodels_dir
+from sbmleq.io.sources import BIOMODELS_ID, biomodels_cache_dir, shipped_biomodels_dir
+from sbmleq.report.html import model_categories
+from sbmleq.report.html import model_categories, summarize
+from sbmleq.validation.batch import read_results
 
 __all__ = ["MANIFEST_COLUMNS", "FetchError", "build_shipped", "fetch", "normalize_id",
            "read_manifest", "register", "select_shipped", "shipped_ids", "write_manifest"]
@@ -85,7 +88,6 @@ def select_shipped(rows: Sequence[dict[str, Any]], *, n_out_of_class: int = 6,
     a modifier", one "kinetic law not first-order", ...): for each, the smallest model whose
     only category it is (else whose main one it is), preferring models roadrunner solves
     (converged stable)."""
-    from sbmleq.report import model_categories, summarize
 
     sizes = sizes or {}
     inside = [r for r in rows if r.get("outcome") == "in_class" and _status(r) == "converged_stable"]
@@ -112,7 +114,6 @@ def select_shipped(rows: Sequence[dict[str, Any]], *, n_out_of_class: int = 6,
 
 
 def _manifest_row(row: dict[str, Any], data: bytes) -> dict[str, Any]:
-    from sbmleq.report import model_categories
 
     reason = ""
     if row.get("outcome") != "in_class":
@@ -134,7 +135,6 @@ def build_shipped(results: str | os.PathLike, source_dir: str | os.PathLike, *,
     ``<ID>.xml``): copy the selected files (byte for byte) into ``dest_dir`` (the package's
     ``data/biomodels``), remove the ones no longer selected, write the manifest there and to
     ``repo_manifest``. Returns counts and the total size."""
-    from sbmleq.validate import read_results
 
     source_dir = Path(source_dir)
     dest = Path(dest_dir) if dest_dir is not None else shipped_biomodels_dir()
@@ -314,7 +314,7 @@ def register(app: Any) -> None:
     app.add_typer(group, name="biomodels")
 
 
-def main() -> None:  # ``python -m sbmleq.biomodels ...`` without the rest of the CLI
+def main() -> None:  # ``python -m sbmleq.io.biomodels ...`` without the rest of the CLI
     import typer
 
     app = typer.Typer(add_completion=False)

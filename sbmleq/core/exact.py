@@ -24,8 +24,9 @@ from functools import cached_property
 
 import numpy as np
 
-from sbmleq.generators import RawBatch
-from sbmleq.network import Network
+from sbmleq.core.generators import RawBatch
+from sbmleq.core.graph import reaches as _reaches
+from sbmleq.core.network import Network
 
 
 class EquilibriumStatus(str, enum.Enum):
@@ -37,30 +38,6 @@ class EquilibriumStatus(str, enum.Enum):
     def exists(self) -> bool:
         """The paper's label: a unique equilibrium exists."""
         return self is EquilibriumStatus.UNIQUE
-
-
-def _reaches(n: int, src: np.ndarray, dst: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Boolean per node: has a directed path (possibly empty) along ``src -> dst`` to a target.
-
-    One breadth-first search backwards from a virtual sink fed by every target; the graph may be a
-    disjoint union of many networks (global node indices), which is how the batched path uses it.
-    """
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import breadth_first_order
-
-    if len(targets) == 0:
-        return np.zeros(n, dtype=bool)
-    rows = np.concatenate([dst, np.full(len(targets), n)])
-    cols = np.concatenate([src, targets])
-    # CSR of the reversed graph built directly (the search needs no sorted or merged entries).
-    indptr = np.zeros(n + 2, np.int64)
-    np.cumsum(np.bincount(rows, minlength=n + 1), out=indptr[1:])
-    reverse = csr_matrix((np.ones(len(rows)), cols[np.argsort(rows)], indptr),
-                         shape=(n + 1, n + 1))
-    order = breadth_first_order(reverse, n, directed=True, return_predecessors=False)
-    seen = np.zeros(n + 1, dtype=bool)
-    seen[order] = True
-    return seen[:n]
 
 
 def reaches_excretion(net: Network) -> np.ndarray:
@@ -306,8 +283,8 @@ def label_raw_batch(raws: Sequence[tuple], n_max: int | None = None, *,
                     with_drains: bool = False):
     """Exact labels for many generated networks at once: the fastest path (no validation).
 
-    ``raws``: a :class:`~sbmleq.generators.RawBatch` (fastest, read as is), or a sequence of
-    :class:`~sbmleq.generators.RawNetwork` objects or of any ``(n, src, dst, weight, intake,
+    ``raws``: a :class:`~sbmleq.core.generators.RawBatch` (fastest, read as is), or a sequence of
+    :class:`~sbmleq.core.generators.RawNetwork` objects or of any ``(n, src, dst, weight, intake,
     excretion)`` tuples of valid networks (no self-loops, no duplicate edges). Returns
     ``exists`` (B,) bool and concentrations ``x`` (B, n_max) (``n_max`` defaults to the largest
     network), NaN for networks without a unique equilibrium and in the padding; with
