@@ -79,10 +79,6 @@ def rel_error(predicted: float | None, reference: float | None) -> float | None:
     return abs(p - r) / abs(r)
 
 
-def _strip_id(reason: str, rid: str) -> str:
-    prefix = f"{rid}: "
-    return reason[len(prefix):] if rid and reason.startswith(prefix) else reason
-
 
 def _unit_by_species(imported: "ImportResult") -> dict[str, str]:
     """Declared units keyed by SBML species id (the importer keys them by node id)."""
@@ -169,17 +165,10 @@ class ModelPrediction:
 
     @property
     def out_of_class(self) -> list[dict[str, str | None]]:
-        """One entry per reason: ``{"reaction": id or None (model-level), "reason": text}``."""
-        rows: list[dict[str, str | None]] = []
-        seen = set()
-        for r in self.imported.report:
-            if not r.mapped and r.reason:
-                rows.append({"reaction": r.reaction_id,
-                             "reason": _strip_id(r.reason, r.reaction_id)})
-                seen.add(r.reason)
-        rows[:0] = [{"reaction": None, "reason": reason}
-                    for reason in self.imported.reasons if reason not in seen]
-        return rows
+        """One entry per reason: ``{"reaction": id or None (model-level), "reason": text,
+        "code": a ReasonCode value, "element": the id it concerns or None}``."""
+        return [{"reaction": r.reaction, "reason": r.message, "code": r.code.value,
+                 "element": r.element} for r in self.imported.reasons]
 
     def require_in_class(self) -> "ModelPrediction":
         """Self, or :class:`OutOfClassError` with the importer's reasons."""
@@ -659,7 +648,7 @@ class _Resolver:
         result = import_sbml(doc, source_name=self.display)
         if not result.in_class or result.network is None:
             raise InputError(f"scan parameter {key!r} = {value:g} takes the model out of the "
-                             f"LIFE class ({'; '.join(result.reasons[:1])})",
+                             f"LIFE class ({'; '.join(map(str, result.reasons[:1]))})",
                              source=self.display, element=key)
         net = result.network
         if (net.nodes != self.net.nodes or not np.array_equal(net.src, self.net.src)

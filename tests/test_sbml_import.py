@@ -9,6 +9,7 @@ import pytest
 
 from sbmleq.errors import InputError, OutOfClassError
 from sbmleq.core.network import Network
+from sbmleq.io.reasons import ReasonCode
 from sbmleq.io.sbml_import import ImportResult, ReactionReport, import_sbml
 
 DATA = Path(__file__).parent / "data"
@@ -144,7 +145,8 @@ def test_different_volumes_out_of_class() -> None:
         + "<listOfReactions>" + reaction("T", {"S1": 1}, {"S2": 1}, "k * S1 * c")
         + "</listOfReactions></model></sbml>")
     result = import_sbml(text, source_name="two_compartments")
-    assert not result.in_class and "outflow of S1 and the inflow to S2 differ" in result.reasons[0]
+    assert not result.in_class and result.reasons[0].code == ReasonCode.VOLUME_MISMATCH
+    assert "outflow of S1 and the inflow to S2 differ" in str(result.reasons[0])
 
 
 # ------------------------------------------------------------------ mapped shapes
@@ -180,21 +182,22 @@ def test_hill_exponent_one_is_first_order() -> None:
 
 
 # ------------------------------------------------------------------ out of class
-@pytest.mark.parametrize("law, reactants, products, extra, reason", [
-    ("Vmax * S1 / (Km + S1)", None, None, "",
+@pytest.mark.parametrize("law, reactants, products, code, reason", [
+    ("Vmax * S1 / (Km + S1)", None, None, "not_first_order",
      "R1: kinetic law Vmax * S1 / (Km + S1) is not first-order in S1"),
-    ("k * S1", {"S1": 2}, None, "", "R1: stoichiometry of S1 is 2, not 1"),
-    ("k * S1 * S2", {"S1": 1, "S2": 1}, {}, "", "R1: has 2 reactants (S1, S2)"),
-    ("k * S1", {"S1": 1}, {"S2": 1, "S3": 1}, "", "R1: has 2 products"),
-    ("k * S1 * time", None, None, "", "depends on time"),
-    ("k * S1 * S3", None, None, "", "depends on S3, which the reaction does not convert"),
-    ("k * delay(S1, 2)", None, None, "", "R1: uses delay()"),
-    ("k", None, None, "", "a zero-order flux between two species"),
-    ("k * S1", {}, {"S1": 1}, "", "R1: kinetic law k * S1 makes S1 grow in proportion to itself"),
-    ("k", {"S1": 1}, {}, "", "R1: kinetic law k drains S1 at a constant rate"),
-    ("-k * S1", None, None, "", "gives a negative rate constant for S1->S2"),
+    ("k * S1", {"S1": 2}, None, "stoichiometry_not_one", "R1: stoichiometry of S1 is 2, not 1"),
+    ("k * S1 * S2", {"S1": 1, "S2": 1}, {}, "multi_reactant", "R1: has 2 reactants (S1, S2)"),
+    ("k * S1", {"S1": 1}, {"S2": 1, "S3": 1}, "multi_product", "R1: has 2 products"),
+    ("k * S1 * time", None, None, "time_dependence", "depends on time"),
+    ("k * S1 * S3", None, None, "modifier", "depends on S3, which the reaction does not convert"),
+    ("k * delay(S1, 2)", None, None, "delay", "R1: uses delay()"),
+    ("k", None, None, "zero_order_transfer", "a zero-order flux between two species"),
+    ("k * S1", {}, {"S1": 1}, "negative_rate",
+     "R1: kinetic law k * S1 makes S1 grow in proportion to itself"),
+    ("k", {"S1": 1}, {}, "negative_rate", "R1: kinetic law k drains S1 at a constant rate"),
+    ("-k * S1", None, None, "negative_rate", "gives a negative rate constant for S1->S2"),
 ])
-def test_reaction_out_of_class(law, reactants, products, extra, reason) -> None:
+def test_reaction_out_of_class(law, reactants, products, code, reason) -> None:
     text = model([species("S1"), species("S2"), species("S3")],
                  [reaction("R1", {"S1": 1} if reactants is None else reactants,
                            {"S2": 1} if products is None else products, law),
@@ -202,8 +205,11 @@ def test_reaction_out_of_class(law, reactants, products, extra, reason) -> None:
                  {"k": 0.3, "Vmax": 1.0, "Km": 0.5})
     result = import_sbml(text, source_name="ooc.xml")
     assert not result.in_class and result.network is None
-    assert reason in result.reasons[0]
+    first = result.reasons[0]
+    assert first.code == ReasonCode(code) and first.reaction == first.element == "R1"
+    assert reason in str(first)
     assert not result.report[0].mapped and reason in result.report[0].reason
+    assert result.report[0].code == code
     assert result.report[1].mapped  # other reactions are still described
     with pytest.raises(OutOfClassError, match="ooc.xml: outside the LIFE class") as info:
         result.require_in_class()
@@ -218,30 +224,33 @@ def test_michaelis_menten_function_definition_reason() -> None:
         + "</functionDefinition></listOfFunctionDefinitions>")
     text = two_species("MM(Vmax, Km, S1)").replace("<listOfCompartments>", fd + "<listOfCompartments>")
     result = import_sbml(text, source_name="mm")
-    assert result.reasons == ["R1: kinetic law MM(Vmax, Km, S1) is not first-order in S1"]
+    assert [str(r) for r in result.reasons] == [
+        "R1: kinetic law MM(Vmax, Km, S1) is not first-order in S1"]
+    assert [r.code for r in result.reasons] == [ReasonCode.NOT_FIRST_ORDER]
 
 
-@pytest.mark.parametrize("extra, reason", [
+@pytest.mark.parametrize("extra, code, reason", [
     ('<listOfEvents><event id="ev" useValuesFromTriggerTime="true"><trigger initialValue="true" '
      'persistent="true">' + MATHML.format("<apply><gt/><csymbol encoding=\"text\" definitionURL="
                                           "\"http://www.sbml.org/sbml/symbols/time\">t</csymbol>"
                                           "<cn>1</cn></apply>")
      + '</trigger><listOfEventAssignments><eventAssignment variable="k">' + MATHML.format("<cn>1</cn>")
      + "</eventAssignment></listOfEventAssignments></event></listOfEvents>",
-     "the model has 1 event(s) (ev)"),
+     "events", "the model has 1 event(s) (ev)"),
     ('<listOfRules><rateRule variable="S3">' + MATHML.format("<cn>1</cn>") + "</rateRule></listOfRules>",
-     "species S3 is governed by a rate rule"),
+     "rate_rule", "species S3 is governed by a rate rule"),
     ('<listOfRules><algebraicRule>' + MATHML.format("<apply><minus/><ci>S3</ci><cn>1</cn></apply>")
-     + "</algebraicRule></listOfRules>", "algebraic rule"),
+     + "</algebraicRule></listOfRules>", "algebraic_rule", "algebraic rule"),
 ])
-def test_model_out_of_class(extra: str, reason: str) -> None:
+def test_model_out_of_class(extra: str, code: str, reason: str) -> None:
     text = model([species("S1"), species("S2"), species("S3")],
                  [reaction("R1", {"S1": 1}, {"S2": 1}, "k * S1")],
                  {"k": 0.3}, extra.replace('constant="true"', ""))
     text = text.replace('<parameter id="k" value="0.3" constant="true"/>',
                         '<parameter id="k" value="0.3" constant="false"/>')
     result = import_sbml(text, source_name="model_ooc")
-    assert not result.in_class and any(reason in r for r in result.reasons), result.reasons
+    assert not result.in_class
+    assert any(r.code == ReasonCode(code) and reason in str(r) for r in result.reasons), result.reasons
 
 
 def test_parameter_changed_by_rate_rule_is_out_of_class() -> None:
@@ -250,7 +259,8 @@ def test_parameter_changed_by_rate_rule_is_out_of_class() -> None:
     text = text.replace("<listOfReactions>", '<listOfRules><rateRule variable="k">'
                         + MATHML.format("<cn>1</cn>") + "</rateRule></listOfRules><listOfReactions>")
     result = import_sbml(text, source_name="rr")
-    assert result.reasons == ["R1: k changes in time (a rate rule)"]
+    assert [str(r) for r in result.reasons] == ["R1: k changes in time (a rate rule)"]
+    assert [r.code for r in result.reasons] == [ReasonCode.TIME_VARYING_PARAMETER]
 
 
 # ------------------------------------------------------------------ bad inputs
@@ -313,7 +323,7 @@ def test_negative_parameter(tmp_path: Path) -> None:
 
 
 def test_reaction_report_dict() -> None:
-    entry = ReactionReport("R1", False, "", "R1: why", "k*S")
+    entry = ReactionReport("R1", False, "", "R1: why", "k*S", "modifier")
     assert entry.to_dict() == {"reaction_id": "R1", "mapped": False, "as": "", "reason": "R1: why",
-                               "law": "k*S"}
+                               "law": "k*S", "code": "modifier"}
     assert isinstance(import_sbml(DATA / "features.xml", source_name="f"), ImportResult)

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 from sbmleq.errors import InputError, NetworkError, OutOfClassError
 from sbmleq.io.sources import error_detail, ignorable_read_errors, read_document
 from sbmleq.core.network import Network
-from sbmleq.io.sbml_math import AVOGADRO, _NotLife, _Scope  # noqa: F401 - AVOGADRO re-exported
+from sbmleq.io.reasons import NotInClass, Reason
+from sbmleq.io.reasons import ReasonCode as R
+from sbmleq.io.sbml_math import AVOGADRO, _Scope  # noqa: F401 - AVOGADRO re-exported
 
 if TYPE_CHECKING:
     import libsbml
@@ -41,10 +43,13 @@ class ReactionReport:
     as_: str = ""
     reason: str | None = None
     law: str = ""
+    code: str | None = None  # a ReasonCode value when not mapped
+    species: tuple[str, ...] = ()  # the species the reason names (see Reason.species)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["as"] = data.pop("as_")
+        data.pop("species")  # in ImportResult.reasons (Reason.species)
         return data
 
 
@@ -58,7 +63,7 @@ class ImportResult:
     in_class: bool
     species_units: dict[str, str]
     warnings: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)  # str(reason) is the sentence
     source_name: str = ""
     model_id: str = ""
     node_species: dict[str, str] = field(default_factory=dict)  # node id -> SBML species id
@@ -71,7 +76,9 @@ class ImportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source_name, "model_id": self.model_id, "in_class": self.in_class,
-                "reasons": list(self.reasons), "warnings": list(self.warnings),
+                "reasons": [str(r) for r in self.reasons],
+                "reason_codes": [r.to_dict() for r in self.reasons],
+                "warnings": list(self.warnings),
                 "species_units": dict(self.species_units), "node_species": dict(self.node_species),
                 "report": [r.to_dict() for r in self.report],
                 "network": None if self.network is None else self.network.to_dict()}
@@ -80,13 +87,18 @@ class ImportResult:
         """The network, or :class:`OutOfClassError` with the first reasons."""
         if self.in_class and self.network is not None:
             return self.network
-        shown = "; ".join(self.reasons[:3]) or "not a LIFE network"
+        shown = "; ".join(map(str, self.reasons[:3])) or "not a LIFE network"
         more = f" (and {len(self.reasons) - 3} more)" if len(self.reasons) > 3 else ""
         raise OutOfClassError(f"outside the LIFE class: {shown}{more}", source=self.source_name)
 
 
 # ---------------------------------------------------------------------------- the model
 Flux = tuple[str, str, str, float]  # (edge/intake/excretion, node, target node or "", value)
+
+
+def _strip_prefix(reason: str, rid: str) -> str:
+    prefix = f"{rid}: "
+    return reason[len(prefix):] if rid and reason.startswith(prefix) else reason
 
 
 def _fmt(x: float) -> str:
@@ -100,7 +112,7 @@ class _Importer:
         self.lib, self.doc, self.source_name = libsbml, doc, source_name
         self.warnings = [f"ignored read error at line {e.getLine()}: {error_detail(e)}"
                          for e in ignorable_read_errors(doc)]
-        self.reasons: list[str] = []
+        self.reasons: list[Reason] = []
         self.formulas = {r.getId(): self._formula(r) for r in doc.getModel().getListOfReactions()}
         # Function calls and initial assignments are expanded by the walker (_Scope), not by
         # libsbml's converters: the initial-assignment converter segfaults on some curated models
@@ -135,16 +147,17 @@ class _Importer:
             changed.update(s for s, v in net.items() if v != 0 or math.isnan(v))
         if m.getNumEvents():
             ids = ", ".join(e.getId() or "(unnamed)" for e in m.getListOfEvents())
-            self.reasons.append(f"the model has {m.getNumEvents()} event(s) ({ids[:120]}): "
-                                "discrete changes at event times are outside LIFE")
+            self.reasons.append(Reason(R.EVENTS, f"the model has {m.getNumEvents()} event(s) ({ids[:120]}): "
+                                "discrete changes at event times are outside LIFE"))
         algebraic = [r for r in m.getListOfRules() if r.isAlgebraic()]
         if algebraic:
-            self.reasons.append(f"the model has {len(algebraic)} algebraic rule(s): LIFE networks "
-                                "are ODEs given by reactions only")
+            self.reasons.append(Reason(R.ALGEBRAIC_RULE, f"the model has {len(algebraic)} algebraic rule(s): "
+                                       "LIFE networks are ODEs given by reactions only"))
         state: set[str] = set()
         for sid, s in scope.species.items():
             if scope.changing.get(sid) == "a rate rule" and sid not in scope.assigned:
-                self.reasons.append(f"species {sid} is governed by a rate rule, not by reactions")
+                self.reasons.append(Reason(R.RATE_RULE, f"species {sid} is governed by a rate rule, not by "
+                                           "reactions", sid))
             if (not s.getBoundaryCondition() and not s.getConstant()
                     and sid not in scope.assigned and sid not in scope.changing):
                 state.add(sid)
@@ -154,8 +167,9 @@ class _Importer:
         for sid in sorted(state):
             comp = scope.species[sid].getCompartment()
             if comp in scope.changing:
-                self.reasons.append(f"species {sid} lives in compartment {comp}, whose size changes "
-                                    f"({scope.changing[comp]})")
+                self.reasons.append(Reason(R.VARIABLE_COMPARTMENT, f"species {sid} lives in compartment "
+                                           f"{comp}, whose size changes ({scope.changing[comp]})",
+                                           sid))
         return state
 
     def _node_ids(self) -> dict[str, str]:
@@ -186,10 +200,12 @@ class _Importer:
                         self.warnings.append(f"compartment {cid} has no size: 1 assumed")
             except InputError:
                 raise
-            except Exception:  # noqa: BLE001 - _NotLife, or a rule sympy cannot evaluate
+            except Exception:  # noqa: BLE001 - NotInClass, or a rule sympy cannot evaluate
                 value, known = math.nan, False
                 if cid in used and cid not in scope.changing:
-                    self.reasons.append(f"the size of compartment {cid} is not a constant")
+                    self.reasons.append(Reason(R.VARIABLE_COMPARTMENT,
+                                               f"the size of compartment {cid} is not a constant",
+                                               cid))
             if cid in used and cid not in scope.changing and known and not 0 < value < math.inf:
                 raise InputError(f"compartment size must be finite and > 0, got {value!r}",
                                  source=self.source_name, element=cid)
@@ -209,8 +225,9 @@ class _Importer:
                 factor = factor / scope.name(cf, {}, f"conversion factor of {sid}", ())
             except InputError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - _NotLife, or math sympy cannot evaluate
-                self.reasons.append(f"species {sid}: conversion factor {cf}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - NotInClass, or math sympy cannot evaluate
+                self.reasons.append(Reason(R.CONVERSION_FACTOR, f"species {sid}: conversion factor {cf}: "
+                                           f"{exc}", sid))
         return factor
 
     # -------------------------------------------------------------- reactions
@@ -218,11 +235,13 @@ class _Importer:
         if self.model.getLevel() < 3 and ref.isSetStoichiometryMath():
             value = self.scope.expr(ref.getStoichiometryMath().getMath(), {}, None, (), rid)
             if not value.is_number:
-                raise _NotLife(f"the stoichiometry of {ref.getSpecies()} changes in time")
+                raise NotInClass(R.VARIABLE_STOICHIOMETRY,
+                                 f"the stoichiometry of {ref.getSpecies()} changes in time")
             return float(value)
         if ref.isSetId() and (ref.getId() in self.scope.changing
                               or ref.getId() in self.scope.assigned):
-            raise _NotLife(f"the stoichiometry of {ref.getSpecies()} changes in time")
+            raise NotInClass(R.VARIABLE_STOICHIOMETRY,
+                                 f"the stoichiometry of {ref.getSpecies()} changes in time")
         if not ref.isSetStoichiometry():
             self.warnings.append(f"{rid}: stoichiometry of {ref.getSpecies()} not set: 1 assumed")
             return 1.0
@@ -233,15 +252,16 @@ class _Importer:
         law_text = self.formulas.get(rid, "")
         try:
             text, fluxes = self._reaction(rxn, rid, law_text)
-        except _NotLife as exc:
-            return ReactionReport(rid, False, "", f"{rid}: {exc}", law_text), []
+        except NotInClass as exc:
+            return ReactionReport(rid, False, "", f"{rid}: {exc.message}", law_text,
+                                  exc.code.value, exc.species), []
         except InputError:
             raise
         except Exception as exc:  # sympy can fail on exotic math: report, never crash
             detail = " ".join(str(exc).split())[:80]
             reason = (f"{rid}: kinetic law {law_text} could not be analysed with the model's values "
                       f"({type(exc).__name__}{': ' + detail if detail else ''})")
-            return ReactionReport(rid, False, "", reason, law_text), []
+            return ReactionReport(rid, False, "", reason, law_text, R.UNSUPPORTED_MATH.value), []
         return ReactionReport(rid, True, text, None, law_text), fluxes
 
     def _reaction(self, rxn: "libsbml.Reaction", rid: str, law_text: str) -> tuple[str, list[Flux]]:
@@ -252,7 +272,7 @@ class _Importer:
             for ref in refs:
                 sid = ref.getSpecies()
                 if sid not in scope.species:
-                    raise _NotLife(f"refers to the undefined species {sid}")
+                    raise NotInClass(R.UNSUPPORTED_MATH, f"refers to the undefined species {sid}")
                 stoich = self._stoichiometry(ref, rid)
                 if sid in scope.state:
                     net[sid] = net.get(sid, 0.0) + sign * stoich
@@ -261,17 +281,18 @@ class _Importer:
         moved = {s: v for s, v in net.items() if v != 0}
         for sid, v in moved.items():
             if abs(v) != 1:
-                raise _NotLife(f"stoichiometry of {sid} is {abs(v):g}, not 1: a LIFE flux moves one "
+                raise NotInClass(R.STOICHIOMETRY_NOT_ONE, f"stoichiometry of {sid} is {abs(v):g}, not 1: a LIFE flux moves one "
                                "molecule of one species into one other species")
         reactants = [s for s, v in moved.items() if v < 0]
         products = [s for s, v in moved.items() if v > 0]
         for group, what in ((reactants, "reactants"), (products, "products")):
             if len(group) > 1:
-                raise _NotLife(f"has {len(group)} {what} ({', '.join(group)}): a LIFE flux "
+                raise NotInClass(R.MULTI_REACTANT if what == "reactants" else R.MULTI_PRODUCT,
+                                 f"has {len(group)} {what} ({', '.join(group)}): a LIFE flux "
                                "leaves one species and enters at most one other")
         kl = rxn.getKineticLaw()
         if kl is None or not kl.isSetMath():
-            raise _NotLife("has no kinetic law")
+            raise NotInClass(R.NO_KINETIC_LAW, "has no kinetic law")
         plist = (kl.getListOfLocalParameters() if self.model.getLevel() >= 3
                  else kl.getListOfParameters())
         local = {p.getId(): (p.getValue() if p.isSetValue() else None) for p in plist}
@@ -279,29 +300,32 @@ class _Importer:
         law = scope.expr(kl.getMath(), local, None, (), f"the kinetic law of {rid}")
         free = law.free_symbols
         if scope.time in free:
-            raise _NotLife(f"kinetic law {law_text} depends on time")
+            raise NotInClass(R.TIME_DEPENDENCE, f"kinetic law {law_text} depends on time")
         species_syms = {scope.symbols[s]: s for s in scope.state}
         others = sorted(species_syms[x] for x in free if x in species_syms
                         and species_syms[x] not in moved)
         if others:
             names = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
-            raise _NotLife(f"kinetic law {law_text} depends on {names}, which the "
+            raise NotInClass(R.MODIFIER, f"kinetic law {law_text} depends on {names}, which the "
                            "reaction does not convert (a modifier, enzyme or catalyst; declare it "
-                           "constant or boundary if it is held fixed)")
+                           "constant or boundary if it is held fixed)", tuple(others))
         via = f" from boundary species {', '.join(boundary)}" if boundary else ""
         if not moved:
             return "no effect on the network (only constant or boundary species take part)", []
         movers = reactants + products
         offenders = self._not_affine(law, movers)
         if offenders:
-            raise _NotLife(f"kinetic law {law_text} is not first-order in {', '.join(offenders)}")
+            raise NotInClass(R.NOT_FIRST_ORDER,
+                             f"kinetic law {law_text} is not first-order in {', '.join(offenders)}",
+                             tuple(offenders))
         coef = {}
         for sid in movers:
             d = sp.diff(law, scope.symbols[sid])
             if d.free_symbols & set(species_syms) and sp.count_ops(d) < 400:
                 d = sp.cancel(sp.together(d))
             if d.free_symbols & set(species_syms):
-                raise _NotLife(f"kinetic law {law_text} is not first-order in {sid}")
+                raise NotInClass(R.NOT_FIRST_ORDER,
+                                 f"kinetic law {law_text} is not first-order in {sid}", (sid,))
             coef[sid] = d
         const = law.xreplace({scope.symbols[s]: sp.Integer(0) for s in movers})
         sign = {s: moved[s] for s in movers}
@@ -312,9 +336,10 @@ class _Importer:
             try:
                 out = float(value)
             except TypeError:
-                raise _NotLife(f"kinetic law {law_text} does not evaluate to a number") from None
+                raise NotInClass(R.UNSUPPORTED_MATH,
+                                 f"kinetic law {law_text} does not evaluate to a number") from None
             if not math.isfinite(out):
-                raise _NotLife(f"kinetic law {law_text} evaluates to {out}")
+                raise NotInClass(R.UNSUPPORTED_MATH, f"kinetic law {law_text} evaluates to {out}")
             return out
 
         node = self.node_of
@@ -323,12 +348,12 @@ class _Importer:
         if reactants and products:
             r, p = reactants[0], products[0]
             if rate(const, p) != 0:
-                raise _NotLife(f"kinetic law {law_text} has a term that does not depend on {r} "
+                raise NotInClass(R.ZERO_ORDER_TRANSFER, f"kinetic law {law_text} has a term that does not depend on {r} "
                                "or on the product (a zero-order flux between two species)")
             for a, b in ((r, p), (p, r)):
                 out, inflow = -rate(coef[a], a), rate(coef[a], b)
                 if not math.isclose(out, inflow, rel_tol=1e-12, abs_tol=0.0):
-                    raise _NotLife(self._volume_reason(a, b))
+                    raise NotInClass(R.VOLUME_MISMATCH, self._volume_reason(a, b))
                 if out < 0:
                     self._negative(rid, law_text, f"gives a negative rate constant for {a}->{b}")
                 if out > 0:
@@ -389,7 +414,7 @@ class _Importer:
             name, value = negative[0]
             raise InputError(f"parameter value must be >= 0, got {value!r} (the kinetic law of "
                              f"{rid} {what})", source=self.source_name, element=name)
-        raise _NotLife(f"kinetic law {law_text} {what}")
+        raise NotInClass(R.NEGATIVE_RATE, f"kinetic law {law_text} {what}")
 
     def _volume_reason(self, a: str, b: str) -> str:
         sa, sb = self.scope.species[a], self.scope.species[b]
@@ -423,11 +448,14 @@ class _Importer:
             entry, found = self.reaction(rxn)
             fluxes.extend((len(report), f) for f in found)
             report.append(entry)
-        reasons = self.reasons + [r.reason for r in report if not r.mapped and r.reason]
+        reasons = self.reasons + [
+            Reason(R(r.code or R.UNSUPPORTED_MATH.value), _strip_prefix(r.reason, r.reaction_id),
+                   r.reaction_id, r.reaction_id, r.species)
+            for r in report if not r.mapped and r.reason]
         nodes = list(self.node_of.values())
         if not nodes and not reasons:
-            reasons.append("the model has no floating species (all are boundary, constant or set "
-                           "by rules): nothing to map")
+            reasons.append(Reason(R.NO_FLOATING_SPECIES, "the model has no floating species (all are "
+                                  "boundary, constant or set by rules): nothing to map"))
         totals: dict[tuple[str, str, str], float] = {}
         sources: dict[tuple[str, str, str], list[int]] = {}
         for k, (kind, a, b, value) in fluxes:

@@ -1,7 +1,7 @@
 """The SBML math walker: libsbml ASTs to sympy expressions, with one model's symbol tables.
 
 :class:`_Scope` expands function definitions and assignment rules, evaluates initial assignments
-and substitutes parameter values, and raises :class:`_NotLife` for math outside the LIFE class
+and substitutes parameter values, and raises :class:`~sbmleq.io.reasons.NotInClass` for math outside the LIFE class
 (delay, rateOf, time-dependent switches, undefined symbols, ...). Used by
 :mod:`sbmleq.io.sbml_import`; libsbml and sympy are imported only when a scope is built.
 """
@@ -12,16 +12,14 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from sbmleq.errors import InputError
+from sbmleq.io.reasons import NotInClass
+from sbmleq.io.reasons import ReasonCode as R
 
 if TYPE_CHECKING:
     import libsbml
     import sympy
 
 AVOGADRO = 6.02214179e23  # the value libsbml and roadrunner use
-
-
-class _NotLife(Exception):
-    """A construct outside the LIFE class; the message is the reason."""
 
 
 class _Scope:
@@ -77,13 +75,13 @@ class _Scope:
                                for s in self.state if self.symbols[s] in value.free_symbols}
                     value = value.xreplace({**at_zero, self.time: self.sp.Integer(0)})
                 if value.free_symbols - {self.symbols.get(c) for c in self.compartments}:
-                    raise _NotLife(f"the {what} of {name} is not a constant")
+                    raise NotInClass(R.NON_CONSTANT_ASSIGNMENT, f"the {what} of {name} is not a constant")
                 return value
         raise KeyError(name)
 
     def initial_value(self, sid: str, where: str, stack: tuple[str, ...]) -> "sympy.Expr":
         if sid in stack:
-            raise _NotLife(f"circular definition of {sid}")
+            raise NotInClass(R.UNSUPPORTED_MATH, f"circular definition of {sid}")
         if sid in self.initial:
             return self.constant(sid, where, stack)
         return self.species_value(self.species[sid])
@@ -92,21 +90,21 @@ class _Scope:
              stack: tuple[str, ...]) -> "sympy.Expr":
         if name in local:
             if local[name] is None:
-                raise _NotLife(f"local parameter {name} has no value")
+                raise NotInClass(R.MISSING_VALUE, f"local parameter {name} has no value")
             return self.number(float(local[name]), name, where)
         if name in stack:
-            raise _NotLife(f"circular definition of {name}")
+            raise NotInClass(R.UNSUPPORTED_MATH, f"circular definition of {name}")
         if name not in self.cache:  # rules are walked once per import, not once per reaction
             outer, self.used = self.used, {}
             try:
                 self.cache[name] = (self.global_name(name, where, stack), self.used)
-            except _NotLife as exc:
+            except NotInClass as exc:
                 self.cache[name] = (exc, self.used)
             finally:
                 self.used = outer
         value, used = self.cache[name]
         self.used.update(used)
-        if isinstance(value, _NotLife):
+        if isinstance(value, NotInClass):
             raise value
         return value
 
@@ -114,7 +112,7 @@ class _Scope:
         if name in self.state:
             return self.symbols[name]
         if name in self.changing:
-            raise _NotLife(f"{name} changes in time ({self.changing[name]})")
+            raise NotInClass(R.TIME_VARYING_PARAMETER, f"{name} changes in time ({self.changing[name]})")
         if name in self.compartments:
             if name in self.assigned or name in self.initial:
                 return self.constant(name, where, stack)
@@ -126,13 +124,13 @@ class _Scope:
         if name in self.parameters:
             par = self.parameters[name]
             if not par.isSetValue():
-                raise _NotLife(f"parameter {name} has no value")
+                raise NotInClass(R.MISSING_VALUE, f"parameter {name} has no value")
             return self.number(par.getValue(), name, where)
         if name in self.species:
             return self.initial_value(name, where, stack)
         if name in self.reaction_ids:
-            raise _NotLife(f"uses the rate of reaction {name} as a symbol")
-        raise _NotLife(f"uses the undefined symbol {name}")
+            raise NotInClass(R.UNSUPPORTED_MATH, f"uses the rate of reaction {name} as a symbol")
+        raise NotInClass(R.UNSUPPORTED_MATH, f"uses the undefined symbol {name}")
 
     def species_value(self, s: "libsbml.Species") -> "sympy.Expr":
         """A species held constant (boundary or constant): its initial value."""
@@ -143,7 +141,7 @@ class _Scope:
         if s.isSetInitialConcentration():
             conc = self.sp.Float(s.getInitialConcentration())
             return conc * size if s.getHasOnlySubstanceUnits() else conc
-        raise _NotLife(f"species {s.getId()} is held constant but has no initial value")
+        raise NotInClass(R.MISSING_VALUE, f"species {s.getId()} is held constant but has no initial value")
 
     def expr(self, node: "libsbml.ASTNode", local: dict[str, float | None],
              bound: dict[str, Any] | None, stack: tuple[str, ...], where: str) -> "sympy.Expr":
@@ -166,18 +164,18 @@ class _Scope:
         if t in simple:
             return simple[t]
         if t == L.AST_FUNCTION_DELAY:
-            raise _NotLife("uses delay()")
+            raise NotInClass(R.DELAY, "uses delay()")
         if t == L.AST_FUNCTION_RATE_OF:
-            raise _NotLife("uses rateOf()")
+            raise NotInClass(R.UNSUPPORTED_MATH, "uses rateOf()")
         kids = [self.expr(node.getChild(i), local, bound, stack, where)
                 for i in range(node.getNumChildren())]
         if t == L.AST_FUNCTION:
             fd = self.functions.get(node.getName())
             if fd is None or fd.getBody() is None:
-                raise _NotLife(f"calls the undefined function {node.getName()}")
+                raise NotInClass(R.UNSUPPORTED_MATH, f"calls the undefined function {node.getName()}")
             args = [fd.getArgument(i).getName() for i in range(fd.getNumArguments())]
             if len(args) != len(kids):
-                raise _NotLife(f"calls {node.getName()} with {len(kids)} arguments, not {len(args)}")
+                raise NotInClass(R.UNSUPPORTED_MATH, f"calls {node.getName()} with {len(kids)} arguments, not {len(args)}")
             return self.expr(fd.getBody(), {}, dict(zip(args, kids)), stack, where)
         return self.operator(t, node, kids)
 
@@ -206,7 +204,7 @@ class _Scope:
             kept = []
             for value, cond in pieces + ([(kids[-1], sp.true)] if n % 2 else []):
                 if self.time in getattr(cond, "free_symbols", ()):
-                    raise _NotLife("depends on time (a piecewise switch on time)")
+                    raise NotInClass(R.TIME_DEPENDENCE, "depends on time (a piecewise switch on time)")
                 if cond == sp.true and not kept:
                     return value
                 if cond != sp.false:
@@ -237,5 +235,5 @@ class _Scope:
                      L.AST_RELATIONAL_LT: sp.Lt, L.AST_RELATIONAL_LEQ: sp.Le}
         if t in relations:
             return sp.And(*[relations[t](a, b) for a, b in zip(kids, kids[1:])])
-        raise _NotLife(f"uses the MathML construct {node.getName() or f'of type {t}'}, "
+        raise NotInClass(R.UNSUPPORTED_MATH, f"uses the MathML construct {node.getName() or f'of type {t}'}, "
                        "which sbmleq does not interpret")

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from sbmleq.errors import CheckpointError, InputError, SbmleqError
+from sbmleq.io.reasons import Reason, ReasonCode
 from sbmleq.core.exact import solve_equilibrium
 from sbmleq.core.network import Network
 from sbmleq.io.sbml_import import import_sbml, read_document
@@ -339,8 +340,6 @@ def _predictor(checkpoint: str | None) -> Any:
     return _PREDICTORS[key]
 
 
-_NOT_FIRST_ORDER = re.compile(r"^(\S+): kinetic law .* is not first-order in ([^,\s]+)")
-_MODIFIER = re.compile(r"^(\S+): kinetic law .* depends on (.+), which the reaction does not")
 
 
 def classify_law(formula: str, species: str, movers: Iterable[str] = ()) -> str:
@@ -395,21 +394,20 @@ def classify_law(formula: str, species: str, movers: Iterable[str] = ()) -> str:
         return "other"
 
 
-def _kinetics_labels(doc: Any, reasons: Iterable[str]) -> dict[str, str]:
+def _kinetics_labels(doc: Any, reasons: Iterable[Reason]) -> dict[str, str]:
     """reaction id -> kinetics label, for reasons about non-first-order laws and modifiers."""
-    import libsbml
-
     wanted: dict[str, tuple[str, str]] = {}
     for reason in reasons:
-        m = _NOT_FIRST_ORDER.match(reason)
-        if m:
-            wanted[m.group(1)] = ("nonlinear", m.group(2))
-        elif (m := _MODIFIER.match(reason)):
-            names = re.split(r",\s*|\s+and\s+", m.group(2))
-            wanted.setdefault(m.group(1), ("modifier", " ".join(
-                n for n in names if n and not re.fullmatch(r"\d+ more", n))))
+        if not reason.reaction or not reason.species:
+            continue
+        if reason.code is ReasonCode.NOT_FIRST_ORDER:
+            wanted[reason.reaction] = ("nonlinear", reason.species[0])
+        elif reason.code is ReasonCode.MODIFIER:
+            wanted.setdefault(reason.reaction, ("modifier", " ".join(reason.species)))
     if not wanted:
         return {}
+    import libsbml
+
     clone = doc.clone()
     props = libsbml.ConversionProperties()
     props.addOption("expandFunctionDefinitions", True)
@@ -476,7 +474,8 @@ def analyse_model(path: str, name: str, checkpoint: str | None) -> dict[str, Any
         return {"outcome": "input_error", "error": exc.one_line(),
                 "error_type": type(exc).__name__, "import_seconds": time.perf_counter() - start}
     info["import_seconds"] = time.perf_counter() - start
-    info["reasons"] = list(result.reasons)
+    info["reasons"] = [str(r) for r in result.reasons]
+    info["reason_codes"] = [r.to_dict() for r in result.reasons]
     info["warnings"] = len(result.warnings)
     if not result.in_class or result.network is None:
         info["outcome"] = "out_of_class"
