@@ -25,6 +25,7 @@ from sbmleq.errors import (
     InputError,
     NetworkError,
     OutOfClassError,
+    OutOfClassWarning,
     SbmleqError,
     SolverError,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "Network",
     "NetworkError",
     "OutOfClassError",
+    "OutOfClassWarning",
     "SbmleqError",
     "ScanResult",
     "Session",

@@ -58,3 +58,7 @@ class SolverError(SbmleqError):
     """The exact or roadrunner solver could not be run at all."""
 
     exit_code = 5
+
+
+class OutOfClassWarning(UserWarning):
+    """``sbmleq.predict`` on a model outside the class: nothing was predicted (the reasons follow)."""

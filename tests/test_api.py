@@ -115,6 +115,8 @@ def test_predict_every_source_type(kind, session, sbml_path, reference):
         assert (value is None) == (expected[sid] is None)
         if value is not None:
             assert value == pytest.approx(expected[sid], rel=1e-9)
+    for sid, value in result.steady_state().items():  # exact, whatever the source type
+        assert value == pytest.approx(EXACT[sid], rel=1e-12)
     frame = result.to_frame()
     assert frame.index.name == "species" and set(frame.index) == {"A", "B", "C"}
 
@@ -123,13 +125,15 @@ def test_predict_biomodels_id(monkeypatch, tmp_path, session):
     model_id = biomodel_source(monkeypatch, tmp_path)
     result = session.predict(model_id)
     assert result.model == model_id
-    assert result.exit_code in (0, 3)
+    assert result.in_class and result.exit_code == 0  # the shipped models are in class
+    assert result.equilibrium_exists is True and result.steady_state_status in ("unique",
+                                                                                 "conserved")
 
 
 def test_module_functions_and_callable_module(sbml_path):
-    result = sbmleq.predict(sbml_path)  # the module sbmleq.model.predictor is callable
+    result = sbmleq.predict(sbml_path)
     assert isinstance(result, ModelPrediction) and result.in_class
-    assert sbmleq.model.predictor.Predictor is not None  # and still the module
+    assert sbmleq.predict is sbmleq.api.predict and sbmleq.solve is sbmleq.api.solve
     imported = sbmleq.load(sbml_path)
     assert imported.in_class and imported.network == NET
     assert [r.reaction_id for r in imported.report][0] == "intake_A"
@@ -141,24 +145,27 @@ def test_check_relative_errors(session, sbml_path):
     for sid, value in result.roadrunner_values.items():
         assert value == pytest.approx(EXACT[sid], rel=1e-6)
     pred, errs = result.predicted(), result.rel_errors()
-    if result.equilibrium_exists:
-        for sid in EXACT:
-            assert errs[sid] == pytest.approx(abs(pred[sid] - EXACT[sid]) / EXACT[sid], rel=1e-5)
-        total = sum(abs(pred[s] - EXACT[s]) for s in EXACT) / sum(EXACT.values())
-        assert result.rel_l1 == pytest.approx(total, rel=1e-5)
+    assert result.equilibrium_exists is True and result.predicted_exists is True
+    for sid in EXACT:
+        assert errs[sid] == pytest.approx(abs(pred[sid] - EXACT[sid]) / EXACT[sid], rel=1e-5)
+    total = sum(abs(pred[s] - EXACT[s]) for s in EXACT) / sum(EXACT.values())
+    assert result.rel_l1 == pytest.approx(total, rel=1e-5)
+    assert result.steady_state_rel_l1 == pytest.approx(0.0, abs=1e-6)
     frame = result.to_frame()
-    assert list(frame.columns) == ["predicted", "unit", "roadrunner", "rel_error"]
+    assert list(frame.columns) == ["predicted", "steady_state", "unit", "roadrunner", "rel_error"]
     assert frame.attrs["roadrunner_status"] == "converged_stable"
 
 
 def test_to_dict_is_the_documented_schema(session, sbml_path):
     data = session.predict(sbml_path, check=True).to_dict()
     required = {"model", "in_class", "out_of_class", "equilibrium_exists", "p_exists",
-                "out_of_distribution", "species", "roadrunner", "seconds"}
+                "out_of_distribution", "species", "roadrunner", "seconds", "steady_state_status",
+                "conserved_totals", "predicted_exists", "steady_state_rel_l1"}
     assert required <= set(data)
     assert set(data["roadrunner"]) >= {"status", "seconds"}
     for row in data["species"].values():
-        assert set(row) == {"predicted", "unit", "roadrunner", "rel_error"}
+        assert set(row) == {"predicted", "steady_state", "unit", "roadrunner", "rel_error"}
+    assert data["steady_state_status"] == "unique" and data["conserved_totals"] == []
     text = json.dumps(data, allow_nan=False)  # strict JSON
     assert json.loads(text)["model"] == str(sbml_path)
 
@@ -182,11 +189,69 @@ def test_amount_species_compared_in_declared_units(session):
     assert result.roadrunner_values["S2"] == pytest.approx(3.0, rel=1e-6)
 
 
+CLOSED_POOL = """
+J1: A -> B; 2*A
+J2: B -> A; 1*B
+J3: B -> C; 0.5*B
+J4: C -> B; 0.25*C
+A = 3; B = 0; C = 1
+"""
+
+FOUR_INTAKES = """
+J0: -> A; 1
+J1: -> B; 2
+J2: -> C; 0.5
+J3: -> D; 0.25
+J4: A -> B; 1*A
+J5: B -> C; 2*B
+J6: C -> D; 1*C
+J7: D -> ; 0.5*D
+A = 0; B = 0; C = 0; D = 0
+"""
+
+
+def test_closed_pool_reports_the_state_the_dynamics_reach(session):
+    result = session.predict(CLOSED_POOL, check=True)
+    assert result.in_class and result.equilibrium_exists is True
+    assert result.predicted_exists is False  # the learned model keeps the paper's label
+    assert result.steady_state_status == "conserved"
+    pools = result.conserved_totals()
+    assert [sorted(p["species"]) for p in pools] == [["A", "B", "C"]]
+    assert pools[0]["total"] == pytest.approx(4.0)
+    # A:B:C = 1:2:4 at steady state (2A = B, 0.5B = 0.25C), total 4
+    ss = result.steady_state()
+    assert [ss[s] for s in "ABC"] == pytest.approx([4 / 7, 8 / 7, 16 / 7], rel=1e-12)
+    assert result.roadrunner.status.value == "converged_stable"
+    assert result.steady_state_rel_l1 == pytest.approx(0.0, abs=1e-6)
+
+
+def test_four_intakes_settle_whatever_the_learned_verdict(session):
+    result = session.predict(FOUR_INTAKES, check=True)
+    assert result.equilibrium_exists is True and result.steady_state_status == "unique"
+    assert result.steady_state()["D"] == pytest.approx(3.75 / 0.5, rel=1e-12)
+    assert result.steady_state_rel_l1 == pytest.approx(0.0, abs=1e-6)
+
+
+def test_steady_state_does_not_depend_on_decades(session):
+    wide = CLOSED_POOL.replace("2*A", "2e5*A").replace("0.25*C", "2.5e-3*C")
+    result = session.predict(wide, check=True)
+    assert result.steady_state_rel_l1 == pytest.approx(0.0, abs=1e-6)
+    ss = result.steady_state()
+    assert ss["C"] / ss["B"] == pytest.approx(0.5 / 2.5e-3, rel=1e-9)
+
+
+def test_out_of_class_predict_warns_with_the_reasons(sbml_path):
+    with pytest.warns(sbmleq.OutOfClassWarning, match="J1: kinetic law .* not first-order"):
+        result = sbmleq.predict(OUT_OF_CLASS)
+    assert not result.in_class
+
+
 def test_out_of_class_is_a_result_not_an_exception(session):
     result = session.predict(OUT_OF_CLASS, check=True)
     assert not result.in_class and result.exit_code == 3
     assert result.prediction is None and result.equilibrium_exists is None
     assert [r["reaction"] for r in result.out_of_class] == ["J1"]
+    assert [r["code"] for r in result.out_of_class] == ["not_first_order"]
     assert result.roadrunner_values["S1"] == pytest.approx(0.5, rel=1e-6)
     assert result.to_dict()["species"]["S1"]["predicted"] is None
     with pytest.raises(OutOfClassError):
@@ -293,7 +358,7 @@ def test_import_sbmleq_is_light():
 
 
 def test_rel_error_definition():
-    from sbmleq.api import rel_error
+    from sbmleq.compare import rel_error
 
     assert rel_error(1.0, 0.0) is None and rel_error(0.0, 0.0) == 0.0
     assert rel_error(None, 1.0) is None and rel_error(1.5, 1.0) == pytest.approx(0.5)

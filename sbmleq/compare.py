@@ -1,0 +1,77 @@
+"""Comparing steady states: the one place that defines the errors and the unit conversion.
+
+- :func:`finite` (a JSON-ready float or None), :func:`rel_error` (per species) and
+  :func:`rel_l1` (the paper's ``sum |a - b| / sum |b|`` over species);
+- :func:`declared_units`: roadrunner reports every species as a concentration (amount / compartment
+  size); a species declared as an amount (``hasOnlySubstanceUnits``) is compared as
+  ``concentration x size``, with the size at t = 0 as :func:`sbmleq.io.initial.compartment_sizes`
+  reads it (1 when the SBML leaves it unset, which is also what roadrunner and the importer assume).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sbmleq.io.initial import compartment_sizes
+
+if TYPE_CHECKING:
+    import libsbml
+
+
+def finite(x: Any) -> float | None:
+    """``float(x)`` when finite, else None (also for None)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def rel_error(value: float | None, reference: float | None) -> float | None:
+    """``|value - reference| / |reference|``; 0 when both are 0; None when undefined."""
+    p, r = finite(value), finite(reference)
+    if p is None or r is None:
+        return None
+    if r == 0.0:
+        return 0.0 if p == 0.0 else None
+    return abs(p - r) / abs(r)
+
+
+def rel_l1(pairs: Iterable[tuple[float | None, float | None]]) -> float | None:
+    """``sum |a - b| / sum |b|`` over ``(a, b)`` pairs; None if any value is missing or there are
+    no pairs; 0 when every value is 0."""
+    diff = total = 0.0
+    n = 0
+    for a, b in pairs:
+        a, b = finite(a), finite(b)
+        if a is None or b is None:
+            return None
+        diff += abs(a - b)
+        total += abs(b)
+        n += 1
+    if n == 0:
+        return None
+    if total > 0:
+        return finite(diff / total)
+    return 0.0 if diff == 0 else None
+
+
+def amount_scales(model: "libsbml.Model", species: Iterable[str]) -> dict[str, float]:
+    """Compartment size of each of ``species`` that is declared as an amount."""
+    sizes: dict[str, float] | None = None
+    scales: dict[str, float] = {}
+    for sid in species:
+        sp = model.getSpecies(sid)
+        if sp is None or not sp.getHasOnlySubstanceUnits():
+            continue
+        if sizes is None:
+            sizes = compartment_sizes(model)
+        scales[sid] = sizes.get(sp.getCompartment(), math.nan)
+    return scales
+
+
+def declared_units(concentrations: Mapping[str, float], model: "libsbml.Model") -> dict[str, float]:
+    """roadrunner's concentrations by species id, in each species' declared unit."""
+    scales = amount_scales(model, concentrations)
+    return {s: v * scales[s] if s in scales else v for s, v in concentrations.items()}
