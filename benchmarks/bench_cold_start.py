@@ -1,41 +1,41 @@
 """Cold start: whole-process wall time of ``sbmleq predict`` against plain roadrunner.
 
-    python benchmarks/bench_cold_start.py [--runs 7] [--nodes 3]
+    python benchmarks/bench_cold_start.py [--runs 11] [--sbml examples/branched_pathway.xml]
+                                          [--table]
 
-Both arms get the same small in-class SBML file (a LIFE network written by
-``sbmleq.io.sbml_export``):
+Both arms get the same in-class SBML file (default: ``examples/branched_pathway.xml``), each run
+a whole new process:
 
-- ``sbmleq predict FILE`` (``python -m sbmleq``: import, model, table on stdout);
-- ``sbmleq predict FILE --format json``;
-- ``python -c "import roadrunner; r = roadrunner.RoadRunner(FILE); r.steadyState()"``.
+- ``sbmleq predict FILE --format json`` (the console script: import, model, JSON on stdout);
+- ``sbmleq predict FILE`` (the rich table), only with ``--table``;
+- the roadrunner one-liner in its fast configuration, conserved-moiety analysis set through its
+  load options: ``python -c "import roadrunner; o = roadrunner.LoadSBMLOptions();
+  o.conservedMoieties = True; roadrunner.RoadRunner(FILE, o).steadyState()"``.
 
-Runs are interleaved (A, B, C, A, B, C, ...) so that a change of machine load hits every arm
-alike; the script prints each arm's median and the ratio to roadrunner (target: <= 2x). It also
-prints the top imports of the predict path (``python -X importtime``).
+Every arm is run once untimed first (file cache, ``.pyc`` files). Then the runs are interleaved
+(A, B, A, B, ... with the order alternating within each round) so that a change of machine load
+hits every arm alike; every arm gets the same environment. The script prints each arm's median
+and min-max, and the ratio to roadrunner as the median and min-max of the per-round ratios
+(target: <= 2x). It also prints the top imports of the predict path (``python -X importtime``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _timing  # noqa: E402
 
-from sbmleq.core.network import Network
-from sbmleq.io.sbml_export import write_sbml
-
-
-def small_network(n: int, seed: int = 1) -> Network:
-    rng = np.random.default_rng(seed)
-    edges = [(f"S{i}", f"S{i + 1}", float(rng.uniform(0.5, 2.0))) for i in range(n - 1)]
-    edges.append((f"S{n - 1}", "S0", 0.5))
-    return Network.from_edges(edges, {"S0": 1.0}, {f"S{n - 1}": 0.3}, name="cold_start")
+ROOT = Path(__file__).resolve().parents[1]
+RR = "roadrunner one-liner (moieties at load)"
+RR_CODE = ("import sys, roadrunner; o = roadrunner.LoadSBMLOptions(); o.conservedMoieties = True; "
+           "roadrunner.RoadRunner(sys.argv[1], o).steadyState()")
 
 
 def wall(cmd: list[str], env: dict[str, str]) -> float:
@@ -49,7 +49,7 @@ def wall(cmd: list[str], env: dict[str, str]) -> float:
 
 
 def top_imports(cmd: list[str], env: dict[str, str], count: int = 8) -> list[tuple[int, str]]:
-    done = subprocess.run([sys.executable, "-X", "importtime", *cmd[1:]], env=env,
+    done = subprocess.run(cmd, env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rows = []
     for line in done.stderr.splitlines():
@@ -59,46 +59,75 @@ def top_imports(cmd: list[str], env: dict[str, str], count: int = 8) -> list[tup
     return sorted(rows, reverse=True)[:count]
 
 
+def sbmleq_command() -> list[str]:
+    """The ``sbmleq`` console script next to this interpreter (what a user types), else
+    ``python -m sbmleq``."""
+    script = Path(sys.executable).with_name("sbmleq")
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("sbmleq")
+    return [found] if found else [sys.executable, "-m", "sbmleq"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=11, help="timed runs per arm (interleaved)")
+    ap.add_argument("--sbml", default=str(ROOT / "examples" / "branched_pathway.xml"),
+                    help="the SBML file both arms load")
+    ap.add_argument("--table", action="store_true",
+                    help="also time `sbmleq predict FILE` (rich table output)")
+    ap.add_argument("--no-imports", action="store_true", help="skip the -X importtime listing")
     args = ap.parse_args()
 
+    path = Path(args.sbml).resolve()
+    if not path.is_file():
+        raise SystemExit(f"no such SBML file: {path}")
     env = dict(os.environ)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write_sbml(small_network(args.nodes), Path(tmp) / "cold_start.xml")
-        arms = {
-            "sbmleq predict (table)": [sys.executable, "-m", "sbmleq", "predict", str(path)],
-            "sbmleq predict --format json": [sys.executable, "-m", "sbmleq", "predict",
-                                             str(path), "--format", "json"],
-            "roadrunner load + steadyState": [
-                sys.executable, "-c", "import sys, roadrunner; r = roadrunner.RoadRunner("
-                                      "sys.argv[1]); r.steadyState()", str(path)],
-        }
-        for cmd in arms.values():  # warm the file cache and the .pyc files
-            wall(cmd, env)
-        times: dict[str, list[float]] = {name: [] for name in arms}
-        for _ in range(args.runs):
-            for name, cmd in arms.items():
-                times[name].append(wall(cmd, env))
-        imports = top_imports(arms["sbmleq predict (table)"], env)
+    sbmleq = sbmleq_command()
+    json_arm = "sbmleq predict --format json"
+    arms = {json_arm: [*sbmleq, "predict", str(path), "--format", "json"]}
+    if args.table:
+        arms["sbmleq predict (table)"] = [*sbmleq, "predict", str(path)]
+    arms[RR] = [sys.executable, "-c", RR_CODE, str(path)]
 
-    base = statistics.median(times["roadrunner load + steadyState"])
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = float("nan")
-    print(f"cold start, {args.runs} interleaved runs per arm, {args.nodes}-species model, "
-          f"{os.cpu_count()} CPUs, load average {load:.1f}")
-    print(f"{'arm':34s} {'median s':>9s} {'min s':>7s} {'max s':>7s} {'x roadrunner':>13s}")
-    for name, values in times.items():
-        med = statistics.median(values)
-        print(f"{name:34s} {med:9.3f} {min(values):7.3f} {max(values):7.3f} {med / base:13.2f}")
-    print("\nlargest top-level imports of `sbmleq predict` (cumulative, python -X importtime):")
-    for us, name in imports:
-        print(f"  {us / 1e3:8.1f} ms  {name}")
+    for cmd in arms.values():  # warm the file cache and the .pyc files
+        wall(cmd, env)
+    names = list(arms)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for run in range(args.runs):
+        order = names if run % 2 == 0 else names[::-1]
+        for name in order:
+            times[name].append(wall(arms[name], env))
+    imports = [] if args.no_imports else top_imports(arms[json_arm], env)
+
+    threads = ", ".join(f"{v}={env.get(v, '-')}" for v in _timing.THREAD_VARS[:2])
+    print(f"cold start: {path.name}, {args.runs} interleaved runs per arm (after one untimed "
+          f"run each), whole processes; {os.cpu_count()} CPUs, load average "
+          f"{_timing.load_average():.1f}; same environment for every arm ({threads})")
+    print(f"sbmleq: {' '.join(Path(c).name for c in arms[json_arm][:1])} predict ...; "
+          f"roadrunner: python -c \"{RR_CODE}\" FILE")
+    rows = []
+    ratio_of = {}
+    for name in names:
+        s = _timing.spread(times[name])
+        ratio_of[name] = _timing.spread(_timing.ratios(times[name], times[RR]))
+        rows.append((name, f"{s.median:.3f}", f"{s.lo:.3f}-{s.hi:.3f}", f"{s.q1:.3f}-{s.q3:.3f}",
+                     "1 (baseline)" if name == RR else ratio_of[name].fmt(".2f")))
+    print()
+    print(_timing.table(("arm", "median s", "min-max s", "IQR s", "x roadrunner (per-round)"),
+                        rows))
+    print("(x roadrunner: median [min-max] of the per-round ratios, each round running every "
+          "arm once, back to back)")
+    if imports:
+        print("\nlargest top-level imports of `sbmleq predict --format json` "
+              "(cumulative, python -X importtime):")
+        for us, name in imports:
+            print(f"  {us / 1e3:8.1f} ms  {name}")
+    r = ratio_of[json_arm]
+    verdict = "met" if r.median <= 2.0 else "not met"
+    print(f"summary: sbmleq predict --format json / roadrunner = {r.fmt('.2f')} "
+          f"(median [min-max] over {r.n} rounds; target <= 2x: {verdict})")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-from sbmleq.cli.app import main
+"""``python -m sbmleq``: the command line (:func:`sbmleq.cli.main.main`)."""
 
-if __name__ == "__main__":  # not when multiprocessing's spawn re-imports the main module
+from sbmleq.cli.main import main
+
+if __name__ == "__main__":
     main()

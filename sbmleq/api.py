@@ -44,13 +44,13 @@ from sbmleq.core.steady import steady_state
 from sbmleq.errors import InputError, OutOfClassWarning
 from sbmleq.io.request import ModelSource, open_source
 from sbmleq.io.sbml_import import ImportResult
+from sbmleq.io.sources import check_references
 from sbmleq.model.predictor import DEFAULT_MODEL, Predictor
 from sbmleq.parameter_scan import scan_arrays
 from sbmleq.results import ModelPrediction, ScanResult, SolveResult, unit_by_species
 from sbmleq.solvers.roadrunner import (
     RoadRunnerResult,
     make_worker,
-    require_sbml_xml,
     solve_network_rr,
     solve_sbml_text,
 )
@@ -137,7 +137,7 @@ class Session:
             result.model = src.display
             return result
         assert src.text is not None
-        require_sbml_xml(src.text, src.display)
+        check_references(src.document, src.display)  # the request's one parse, checked
         return solve_sbml_text(src.text, timeout=timeout, settings=self.settings,
                                name=src.display, worker=worker)
 

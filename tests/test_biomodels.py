@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from sbmleq.cli.main import app as sbmleq_app
 from sbmleq.io import biomodels as bm
 from sbmleq.errors import InputError
 from sbmleq.io.loader import load
 from sbmleq.io.sources import find_biomodel, shipped_biomodels_dir
+from sbmleq.io.reasons import ReasonCode
+from sbmleq.io.sources import antimony_to_sbml
+from sbmleq.validation.items import BatchItem
+from sbmleq.validation.shipped import build_shipped, select_shipped
+from sbmleq.validation.store import ResultsStore
+from sbmleq.validation.worker import analyse_model, make_row
 
 REPO = Path(__file__).resolve().parents[1]
 SBML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<sbml xmlns="http://www.sbml.org/sbml/level3/'
@@ -22,14 +27,7 @@ SBML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<sbml xmlns="http://www.sbml.o
 
 @pytest.fixture()
 def cli():
-    app = typer.Typer()
-    bm.register(app)
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    return app
+    return sbmleq_app  # the `sbmleq` command line (sbmleq.cli.biomodels)
 
 
 @pytest.fixture()
@@ -41,7 +39,7 @@ def cache(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------ shipped set
 def test_manifest_describes_the_shipped_files():
     rows = bm.read_manifest()
-    assert rows, "the shipped set has a manifest"
+    assert (len(rows), sum(r["in_class"] == "false" for r in rows)) == (26, 6)
     assert list(rows[0]) == bm.MANIFEST_COLUMNS
     assert [r["id"] for r in rows] == bm.shipped_ids()
     for r in rows:
@@ -51,9 +49,8 @@ def test_manifest_describes_the_shipped_files():
         if r["in_class"] == "true":
             assert r["roadrunner_status"] == "converged_stable" and r["reason_if_not"] == ""
         else:
-            assert r["reason_if_not"]
+            assert r["reason_if_not"] != "" and r["roadrunner_status"] != ""
     out = [r for r in rows if r["in_class"] == "false"]
-    assert 3 <= len(out) <= 8
     assert len({r["reason_if_not"].split(" (e.g.")[0].split(";")[0] for r in out}) == len(out)
     total = sum(int(r["bytes"]) for r in rows)
     assert total < 20e6
@@ -73,40 +70,61 @@ def test_shipped_models_load_as_the_manifest_says():
         assert load(r["id"]).in_class is (r["in_class"] == "true")
 
 
+SHIPPED_CASES = [  # (Antimony model or None for a broken file, roadrunner status)
+    ("model m0\n J0: -> A; 1\n J1: A -> B; 2*A\n J2: B -> ; B\n A = 0; B = 0\nend", "converged_stable"),
+    ("model m1\n J0: -> A; 1\n J1: A -> ; A\n A = 0\nend", "no_steady_state"),
+    ("model m2\n R1: A + B -> C; k*A*B\n J1: C -> ; k*C\n k = 1; A = 1; B = 1; C = 0\nend",
+     "converged_stable"),
+    ("model m3\n R1: A + B -> C; k*A*B\n R2: C -> ; k*delay(C, 1)\n k = 1; A = 1; B = 1; C = 0\nend",
+     "converged_stable"),
+    ("model m4\n J0: -> S; 1\n J1: S -> ; k*S\n k = 1; S = 0\n E1: at time > 5: k = 2\nend",
+     "converged_unstable"),
+    (None, None),
+]
+
+
 def test_select_and_build_shipped(tmp_path):
+    """Rows from the worker (real importer reasons and codes) through the results store."""
     src = tmp_path / "src"
     src.mkdir()
-    rows = []
-    for k, (outcome, status, reasons) in enumerate([
-        ("in_class", "converged_stable", []),
-        ("in_class", "no_steady_state", []),
-        ("out_of_class", "converged_stable", ["R1: has 2 reactants (A, B): ..."]),
-        ("out_of_class", "converged_stable", ["R1: has 2 reactants (A, B): ...",
-                                              "R2: uses delay()"]),
-        ("out_of_class", "converged_unstable", ["the model has 1 event(s) (E)"]),
-        ("input_error", None, []),
-    ]):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.open()
+    rows = {}
+    for k, (model, status) in enumerate(SHIPPED_CASES):
         mid = f"BIOMD{k + 1:010d}"
-        (src / f"{mid}.xml").write_bytes(SBML + b"<!--" + b"x" * k + b"-->")
-        rows.append({"key": mid, "id": mid, "name": f"m{k}", "outcome": outcome, "n_species": 2,
-                     "n_reactions": 1, "reasons": reasons,
-                     "roadrunner": {"status": status} if status else None})
-    results = tmp_path / "r.jsonl"
-    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        path = src / f"{mid}.xml"
+        path.write_bytes(antimony_to_sbml(model)[0].encode() if model else SBML[:-20])
+        analysis = analyse_model(str(path), mid, None)
+        rr = {"status": status} if status else None
+        rows[mid] = make_row(BatchItem(mid, mid, path), analysis, rr)
+        store.put(rows[mid])
+    store.export()
+    store.close()
+    assert [rows[f"BIOMD{k:010d}"]["outcome"] for k in range(1, 7)] == \
+        ["in_class", "in_class", "out_of_class", "out_of_class", "out_of_class", "input_error"]
     dest, manifest = tmp_path / "dest", tmp_path / "repo" / "manifest.csv"
-    (dest).mkdir()
+    dest.mkdir()
     (dest / "BIOMD0000000999.xml").write_bytes(SBML)  # no longer selected: removed
-    info = bm.build_shipped(results, src, dest_dir=dest, repo_manifest=manifest,
-                            n_out_of_class=2)
-    assert (info["in_class"], info["out_of_class"]) == (1, 2)
+    inside, chosen = select_shipped(list(rows.values()), n_out_of_class=2)
+    assert [r["id"] for r in inside] == ["BIOMD0000000001"]
+    assert [r["id"] for r in chosen] == ["BIOMD0000000003", "BIOMD0000000005"]
+    info = build_shipped(tmp_path / "r.jsonl", src, dest_dir=dest, repo_manifest=manifest,
+                         n_out_of_class=2)
+    assert info == {"in_class": 1, "out_of_class": 2, "files": 3, "dest": str(dest),
+                    "bytes": sum((src / f"BIOMD000000000{k}.xml").stat().st_size for k in (1, 3, 5))}
     assert sorted(p.stem for p in dest.glob("*.xml")) == ["BIOMD0000000001", "BIOMD0000000003",
                                                           "BIOMD0000000005"]
     assert (dest / "BIOMD0000000003.xml").read_bytes() == (src / "BIOMD0000000003.xml").read_bytes()
     listed = bm.read_manifest(manifest)
     assert manifest.read_bytes() == (dest / "manifest.csv").read_bytes()
     assert [r["in_class"] for r in listed] == ["true", "false", "false"]
-    assert listed[1]["reason_if_not"].startswith("multi-reactant reaction")
-    assert listed[2]["roadrunner_status"] == "converged_unstable"
+    assert [r["reason_if_not"] for r in listed] == [
+        "",
+        f"{ReasonCode.MULTI_REACTANT.label} (e.g. {rows['BIOMD0000000003']['reasons'][0]})",
+        f"{ReasonCode.EVENTS.label}; {ReasonCode.TIME_VARYING_PARAMETER.label} "
+        f"(e.g. {rows['BIOMD0000000005']['reasons'][0]})"]
+    assert [r["roadrunner_status"] for r in listed] == ["converged_stable", "converged_stable",
+                                                        "converged_unstable"]
 
 
 # ------------------------------------------------------------------------------ fetch
@@ -122,11 +140,13 @@ def test_fetch_offline_is_one_clear_line(cache, monkeypatch, cli):
         raise ConnectionError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(bm, "_download", offline)
-    with pytest.raises(bm.FetchError, match="cannot reach BioModels"):
+    with pytest.raises(bm.FetchError, match="cannot reach BioModels") as info:
         bm.fetch(["BIOMD0000009999"])
+    assert isinstance(info.value, InputError) and info.value.exit_code == 2
     result = CliRunner().invoke(cli, ["biomodels", "fetch", "BIOMD0000009999"])
-    assert result.exit_code != 0
-    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: BIOMD0000009999: cannot reach BioModels")
 
 
@@ -148,7 +168,7 @@ def test_fetch_writes_into_the_cache_the_loader_reads(cache, monkeypatch, cli):
     monkeypatch.setattr(bm, "_download", download)
     result = CliRunner().invoke(cli, ["biomodels", "fetch", "BIOMD9999"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == str(cache / "BIOMD0000009999.xml")
+    assert result.stdout.strip() == str(cache / "BIOMD0000009999.xml")
     assert find_biomodel("BIOMD0000009999") == cache / "BIOMD0000009999.xml"
     bm.fetch(["BIOMD0000009999"])  # cached: no second download
     assert calls == ["BIOMD0000009999"]
@@ -159,6 +179,7 @@ def test_fetch_writes_into_the_cache_the_loader_reads(cache, monkeypatch, cli):
 
 def test_fetch_refuses_what_is_not_sbml(cache, monkeypatch):
     monkeypatch.setattr(bm, "_download", lambda model_id: b"PK\x03\x04 an archive")
-    with pytest.raises(bm.FetchError, match="not SBML"):
+    with pytest.raises(bm.FetchError, match="not SBML") as info:
         bm.fetch(["BIOMD0000009997"])
+    assert info.value.exit_code == 2
     assert not cache.exists() or not any(cache.iterdir())

@@ -1,4 +1,4 @@
-"""The ``sbmleq`` command line: formats, exit codes, one-line errors, stdin, plugins.
+"""The ``sbmleq`` command line: formats, exit codes, one-line errors, stdin, start-up.
 
 Most tests use typer's CliRunner in this process (fast); a few run ``python -m sbmleq`` as a
 real subprocess to prove the exit codes and that no traceback reaches the user.
@@ -10,23 +10,24 @@ import csv
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
+import socket
 import types
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from sbmleq.cli import app as cli
-from sbmleq.io.sources import antimony_to_sbml, shipped_biomodels_dir
+from sbmleq.api import Session
+from sbmleq.cli.main import app
 from sbmleq.core.network import Network
+from sbmleq.io import biomodels as bm
 from sbmleq.io.sbml_export import write_sbml
+from sbmleq.io.sources import antimony_to_sbml
 
 REPO = Path(__file__).resolve().parents[1]
-CURATED = Path(__file__).resolve().parents[2] / "shared" / "biomodels" / "curated"
-IN_CLASS_BIOMODEL = "BIOMD0000000668"  # mass action, uni-uni and sinks: in the LIFE class
+EXACT = {"A": 4 / 3, "B": 8 / 3, "C": 10 / 3}  # small_network(): intake 1, excretion 0.3 of C
 
 OUT_OF_CLASS = """
 J0: -> S1; k0
@@ -65,11 +66,16 @@ def files(tmp_path_factory) -> dict[str, Path]:
     (d / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip file")
     paths["corrupt"] = d / "corrupt.npz"
     paths["missing"] = d / "missing.xml"
+    text = paths["in_class"].read_text()
+    assert text.count('species="A"') >= 1
+    undefined = d / "undefined.xml"  # the first reaction's reactant A renamed to a species
+    undefined.write_text(text.replace('species="A"', 'species="Nowhere"', 1))  # nobody defines
+    paths["undefined"] = undefined
     return paths
 
 
 def invoke(*args: str, input: str | None = None):
-    return runner.invoke(cli.app, [str(a) for a in args], input=input)
+    return runner.invoke(app, [str(a) for a in args], input=input)
 
 
 def one_error_line(stderr: str) -> str:
@@ -103,12 +109,13 @@ def test_predict_json_schema(files):
     assert data["model"] == str(files["in_class"])
     assert data["in_class"] is True and data["out_of_class"] == []
     assert data["roadrunner"] is None
+    assert data["equilibrium_exists"] is True and data["out_of_distribution"] is False
     assert set(data["species"]) == {"A", "B", "C"}
-    for row in data["species"].values():
+    for sid, row in data["species"].items():
         assert set(row) >= {"predicted", "unit", "roadrunner", "rel_error"}
         assert row["roadrunner"] is None and row["rel_error"] is None
         assert row["unit"] == "concentration (mole/litre)"
-        assert data["equilibrium_exists"] is False or row["predicted"] > 0
+        assert row["predicted"] == pytest.approx(EXACT[sid], rel=1e-3)
 
 
 def test_predict_csv(files):
@@ -117,7 +124,8 @@ def test_predict_csv(files):
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert [r["species"] for r in rows] == ["A", "B", "C"]
     assert all(r["model"] == str(files["in_class"]) and r["roadrunner"] == "" for r in rows)
-    float(rows[0]["predicted"])
+    assert [float(r["predicted"]) for r in rows] == pytest.approx(list(EXACT.values()), rel=1e-3)
+    assert {r["in_class"] for r in rows} == {"true"}
 
 
 def test_predict_check(files):
@@ -125,13 +133,13 @@ def test_predict_check(files):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["roadrunner"]["status"] == "converged_stable"
-    assert data["roadrunner"]["seconds"] >= 0
-    exact = {"A": 4 / 3, "B": 8 / 3, "C": 10 / 3}  # intake 1, excretion 0.3 of C
+    assert data["roadrunner"]["stage"] == "steady_state"
+    assert 0 < data["roadrunner"]["seconds"] < 60
     for sid, row in data["species"].items():
-        assert row["roadrunner"] == pytest.approx(exact[sid], rel=1e-6)
-        if row["predicted"] is not None:
-            assert row["rel_error"] == pytest.approx(abs(row["predicted"] - row["roadrunner"])
-                                                     / row["roadrunner"])
+        assert row["roadrunner"] == pytest.approx(EXACT[sid], rel=1e-6)
+        assert row["rel_error"] == pytest.approx(abs(row["predicted"] - row["roadrunner"])
+                                                 / row["roadrunner"])
+        assert row["rel_error"] < 1e-3
     table = invoke("predict", files["in_class"], "--check", "--timeout", "0")
     assert table.exit_code == 0 and "converged_stable" in table.stdout
     assert "rel. error" in table.stdout
@@ -142,7 +150,7 @@ def test_out_of_class_exit_3_with_reasons(files):
     assert res.exit_code == 3
     assert "outside the LIFE class" in res.stdout and "J1" in res.stdout
     line = one_error_line(res.stderr)
-    assert str(files["out_of_class"]) in line and "J1" in line
+    assert line.startswith(f"error: {files['out_of_class']}: outside the LIFE class: J1: ")
     data = json.loads(invoke("predict", files["out_of_class"], "-f", "json").stdout)
     assert data["in_class"] is False and data["equilibrium_exists"] is None
     assert [r["reaction"] for r in data["out_of_class"]] == ["J1"]
@@ -212,8 +220,6 @@ def test_several_models_worst_code_and_json_list(files):
 
 
 def test_unexpected_error_one_line_and_debug(files, monkeypatch):
-    from sbmleq.api import Session
-
     def boom(self, *args, **kwargs):
         raise RuntimeError("something\nbroke")
 
@@ -227,22 +233,30 @@ def test_unexpected_error_one_line_and_debug(files, monkeypatch):
 
 
 def test_biomodels_id(monkeypatch, tmp_path):
-    shipped = sorted(shipped_biomodels_dir().glob("BIOMD*.xml"))
-    if shipped:
-        model_id = shipped[0].stem
-    elif (CURATED / f"{IN_CLASS_BIOMODEL}.xml").is_file():
-        cache = tmp_path / "biomodels"
-        cache.mkdir()
-        shutil.copy(CURATED / f"{IN_CLASS_BIOMODEL}.xml", cache)
-        monkeypatch.setenv("SBMLEQ_CACHE", str(tmp_path))
-        model_id = IN_CLASS_BIOMODEL
-    else:
-        pytest.skip("no shipped BioModels file and no curated snapshot to fill a cache from")
-    res = invoke("predict", model_id, "-f", "json")
-    assert res.exit_code in (0, 3), res.output
-    assert json.loads(res.stdout)["model"] == model_id
+    monkeypatch.setenv("SBMLEQ_CACHE", str(tmp_path))  # an empty cache: shipped files only
+    rows = bm.read_manifest()
+    inside = next(r["id"] for r in rows if r["in_class"] == "true")
+    outside = next(r["id"] for r in rows if r["in_class"] == "false")
+    res = invoke("predict", inside, "-f", "json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["model"] == inside and data["in_class"] is True
+    res = invoke("predict", outside, "-f", "json")
+    assert res.exit_code == 3
+    assert json.loads(res.stdout)["in_class"] is False
+    assert one_error_line(res.stderr).startswith(f"error: {outside}: outside the LIFE class: ")
     absent = invoke("predict", "BIOMD0000099999")
     assert absent.exit_code == 2 and "biomodels fetch" in one_error_line(absent.stderr)
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_empty_model_argument_exit_2(blank, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for command in ("predict", "import", "solve"):
+        res = invoke(command, blank)
+        assert res.exit_code == 2
+        line = one_error_line(res.stderr)
+        assert "empty model source" in line and str(tmp_path) not in line
 
 
 # ---------------------------------------------------------------------------- import, solve
@@ -258,23 +272,71 @@ def test_import_command(files):
     res = invoke("import", files["out_of_class"], "-f", "json")
     assert res.exit_code == 3
     data = json.loads(res.stdout)
-    assert data["tokens"] is None and any(r["reason"] for r in data["report"])
+    assert data["in_class"] is False and data["tokens"] is None
+    assert [r["reaction_id"] for r in data["report"] if r["reason"]] == ["J1"]
+
+
+def test_import_out_of_class_error_line(files):
+    res = invoke("import", files["out_of_class"])
+    assert res.exit_code == 3
+    line = one_error_line(res.stderr)
+    assert line.startswith(f"error: {files['out_of_class']}: outside the LIFE class: J1: ")
+    assert "first-order" in line and "more)" not in line  # one reason only
+    assert "OUT OF CLASS" in res.stdout and "J1" in res.stdout  # the report is still printed
+    both = invoke("import", files["in_class"], files["out_of_class"], "-f", "json")
+    assert both.exit_code == 3
+    assert [d["in_class"] for d in json.loads(both.stdout)] == [True, False]
+    assert one_error_line(both.stderr) == line
+
+
+def test_import_model_level_reason_table():
+    events = next(r["id"] for r in bm.read_manifest() if r["reason_if_not"].startswith("events"))
+    res = invoke("import", events)
+    assert res.exit_code == 3
+    assert "model-level" in res.stdout and "event" in res.stdout
+    assert one_error_line(res.stderr).startswith(f"error: {events}: outside the LIFE class: ")
 
 
 def test_solve_command(files):
     res = invoke("solve", files["in_class"], "--timeout", "0", "-f", "json")
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert data["status"] == "converged_stable" and data["stage"]
-    assert data["concentrations"]["C"] == pytest.approx(10 / 3)
-    assert data["eigenvalues_max_real"] < 0 and data["settings"]
+    assert data["status"] == "converged_stable" and data["stage"] == "steady_state"
+    assert data["concentrations"] == pytest.approx(EXACT, rel=1e-9)
+    assert data["eigenvalues_max_real"] < 0
+    assert data["settings"]["sbmleq"]["steady_state_solver"] == "nleq2"
+    assert data["settings"]["conserved_moiety_analysis"] == "on"
     rows = list(csv.DictReader(io.StringIO(
         invoke("solve", files["in_class"], "--timeout", "0", "-f", "csv").stdout)))
-    assert {r["species"] for r in rows} == {"A", "B", "C"}
+    assert {r["species"]: float(r["concentration"]) for r in rows} == pytest.approx(EXACT)
+    assert {r["status"] for r in rows} == {"converged_stable"}
     table = invoke("solve", files["in_class"], "--timeout", "0")
     assert "converged_stable" in table.stdout and "nleq2" in table.stdout
     bad = invoke("solve", files["malformed"])
     assert bad.exit_code == 2 and str(files["malformed"]) in one_error_line(bad.stderr)
+
+
+def test_solve_undefined_species_exit_2(files):
+    res = invoke("solve", files["undefined"], "--timeout", "0")
+    assert res.exit_code == 2
+    line = one_error_line(res.stderr)
+    assert line.startswith(f"error: {files['undefined']}: reaction ")
+    assert "invalid SBML: " in line and "references species 'Nowhere', which is undefined" in line
+    assert res.stdout == ""
+    res = invoke("solve", files["undefined"], files["in_class"], "-f", "json")  # isolated
+    assert res.exit_code == 2
+    data = json.loads(res.stdout)
+    assert data[0]["error"]["exit_code"] == 2 and data[1]["status"] == "converged_stable"
+
+
+@pytest.mark.parametrize("command", ["predict", "solve"])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_bad_timeout_exit_2(files, command, value):
+    res = invoke(command, files["in_class"], "--timeout", value)
+    assert res.exit_code == 2
+    line = one_error_line(res.stderr)
+    assert line.startswith("error: --timeout: must be a finite number of seconds >= 0")
+    assert res.stdout == ""
 
 
 # ---------------------------------------------------------------------------- other commands
@@ -285,22 +347,117 @@ def test_evaluate_help_and_version():
     assert res.exit_code == 0 and res.stdout.startswith("sbmleq ")
 
 
-def test_plugins_are_registered_lazily():
-    core = cli.get_app(["predict", "x.xml"])
-    assert core is cli.app
-    full = cli.get_app(["--help"])
-    res = runner.invoke(full, ["--help"])
+def test_every_command_is_registered():
+    res = invoke("--help")
     assert res.exit_code == 0
-    for command in ("predict", "import", "solve", "evaluate", "validate", "biomodels"):
-        assert command in res.stdout
+    listed = [line.split()[0] for line in res.stdout.split("Commands:")[1].splitlines()
+              if line.strip()]
+    assert listed == ["predict", "import", "solve", "evaluate", "validate", "biomodels"]
+    res = invoke("biomodels", "--help")
+    assert res.exit_code == 0 and "fetch" in res.stdout and "list" in res.stdout
+    res = invoke("validate", "--help")
+    assert res.exit_code == 0
+    for option in ("--report", "--out", "--jobs", "--timeout", "--model", "--shipped", "--fresh",
+                   "--retry", "--report-only", "--no-progress"):
+        assert option in res.stdout
+
+
+def test_biomodels_list(monkeypatch, tmp_path):
+    monkeypatch.setenv("SBMLEQ_CACHE", str(tmp_path))
+    res = invoke("biomodels", "list")
+    assert res.exit_code == 0
+    lines = res.stdout.strip().splitlines()
+    rows = bm.read_manifest()
+    assert [line.split()[0] for line in lines[:-1]] == [r["id"] for r in rows]
+    assert lines[-1].startswith(f"{len(rows)} shipped in ") and "0 cached in" in lines[-1]
+
+
+# ---------------------------------------------------------------------------- biomodels fetch
+def test_fetch_offline_exit_2(monkeypatch, tmp_path):
+    monkeypatch.setenv("SBMLEQ_CACHE", str(tmp_path))
+
+    def offline(model_id):
+        raise ConnectionError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(bm, "_download", offline)
+    res = invoke("biomodels", "fetch", "BIOMD0000009999", "BIOMD9998")
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines()
+    assert [line.split(": ")[1] for line in lines] == ["BIOMD0000009999", "BIOMD0000009998"]
+    assert all(line.startswith("error: BIOMD") and "cannot reach BioModels" in line
+               for line in lines)
+    assert res.stdout == ""
+    res = invoke("biomodels", "fetch", "12")
+    assert res.exit_code == 2 and "not a BioModels id" in one_error_line(res.stderr)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_fetch_offline_subprocess_exit_2(tmp_path):
+    pytest.importorskip("biomodels.metadata")  # the PyPI package (the repo has a biomodels/ folder)
+    url = f"http://127.0.0.1:{closed_port()}"
+    done = run_module("biomodels", "fetch", "BIOMD0000009998",
+                      env={"SBMLEQ_BIOMODELS_URL": url, "SBMLEQ_CACHE": str(tmp_path)})
+    assert done.returncode == 2, done.stderr
+    line = one_error_line(done.stderr)
+    assert line.startswith(f"error: BIOMD0000009998: cannot reach BioModels ({url})")
+    assert not (tmp_path / "biomodels" / "BIOMD0000009998.xml").exists()
 
 
 # ---------------------------------------------------------------------------- real processes
-def run_module(*args: str) -> subprocess.CompletedProcess:
+def run_module(*args: str, env: dict[str, str] | None = None,
+               code: str | None = None) -> subprocess.CompletedProcess:
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
-    return subprocess.run([sys.executable, "-m", "sbmleq", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=120)
+    full = {**os.environ, "PYTHONPATH": path, **(env or {})}
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if name not in (env or {}):
+            full.pop(name, None)
+    command = ["-c", code] if code is not None else ["-m", "sbmleq"]
+    return subprocess.run([sys.executable, *command, *map(str, args)], capture_output=True,
+                          text=True, env=full, timeout=120)
+
+
+BLAS_PROBE = """
+import json, os, sys
+from threadpoolctl import threadpool_info
+from sbmleq.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+import scipy.linalg  # a BLAS library loaded after main(): limited through the variable
+print(json.dumps({"env": os.environ.get("OPENBLAS_NUM_THREADS"),
+                  "threads": sorted({i["num_threads"] for i in threadpool_info()
+                                     if i["user_api"] == "blas"})}))
+"""
+
+
+def test_main_limits_blas_to_one_thread():
+    done = run_module("--version", code=BLAS_PROBE)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"env": "1", "threads": [1]}
+
+
+def test_main_keeps_the_users_blas_threads():
+    done = run_module("--version", code=BLAS_PROBE, env={"OPENBLAS_NUM_THREADS": "2"})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"env": "2", "threads": [2]}
+
+
+def test_help_is_fast_and_light():
+    probe = ("import sys, time; t = time.perf_counter(); from sbmleq.cli.main import main\n"
+             "try:\n    main(['--help'])\nexcept SystemExit as e:\n    code = e.code\n"
+             "heavy = [m for m in ('rich', 'pandas', 'libsbml', 'roadrunner', 'sympy', 'torch',"
+             " 'antimony', 'matplotlib') if m in sys.modules]\n"
+             "print(code, heavy, file=sys.stderr)")
+    done = run_module(code=probe)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "0 []"
+    assert "predict" in done.stdout
 
 
 def test_subprocess_exit_codes_without_traceback(files):
@@ -320,3 +477,14 @@ def test_subprocess_check_with_isolated_roadrunner(files):
     data = json.loads(done.stdout)
     assert data["roadrunner"]["status"] == "converged_stable"
     assert data["species"]["A"]["roadrunner"] == pytest.approx(4 / 3, rel=1e-6)
+
+
+def test_subprocess_stdin_with_isolated_roadrunner(files):
+    """A model on stdin and a solve in the child: the child must not read (or need) stdin."""
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-m", "sbmleq", "solve", "-", "-f", "json"],
+                          input=files["in_class"].read_text(), capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": path}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["model"] == "<stdin>" and data["concentrations"] == pytest.approx(EXACT)

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sbmleq.core.exact import EquilibriumStatus, reaches_excretion, solve_equilibrium
+from sbmleq.core.generators import GeneratorConfig, generate
 from sbmleq.core.network import Network
 from sbmleq.solvers.roadrunner import RRStatus, solve_network_rr
 
@@ -100,10 +101,9 @@ def test_roadrunner_matches_exact_solver(net: Network) -> None:
 
 @pytest.mark.parametrize("family", ["gnm", "small_world", "scale_free"])
 def test_generated_networks(family: str) -> None:
-    generators = pytest.importorskip("sbmleq.core.generators")
-    cfg = generators.GeneratorConfig(family=family, n_min=2, n_max=20, weights="loguniform",
+    cfg = GeneratorConfig(family=family, n_min=2, n_max=20, weights="loguniform",
                                      intakes=(1, 3), excretions=(1, 3), redeem=0.4)
-    for net in generators.generate(cfg, 15, seed=7):
+    for net in generate(cfg, 15, seed=7):
         check(net)
 
 

@@ -1,7 +1,8 @@
-"""roadrunner ground truth (sbmleq.solvers.roadrunner) and process isolation (sbmleq.solvers.isolate).
+"""roadrunner ground truth (sbmleq.solvers.roadrunner) and its input checks.
 
-Real roadrunner, no mocks. Isolated calls use the 'spawn' start method, so every function sent
-to a child is importable by name (time.sleep, os.abort, sbmleq.solvers.isolate.crash_self...).
+Real roadrunner, no mocks. Isolated calls run in a fresh child interpreter, so every function
+sent to a child is importable by name (time.sleep, os.abort, isolate_helpers.crash_self...).
+The worker itself is tested in test_isolate.py.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sbmleq.errors import InputError
-from sbmleq.solvers.isolate import ChildCrashed, ChildTimeout, IsolatedWorker, crash_self, run_isolated
+import sbmleq
+from isolate_helpers import crash_self
+from sbmleq.core.exact import solve_equilibrium
 from sbmleq.core.network import Network
+from sbmleq.errors import InputError
+from sbmleq.io.sources import check_references, load_sbml_text
 from sbmleq.solvers.roadrunner import (
     RoadRunnerResult,
     RRStatus,
     SolverSettings,
     call_isolated,
+    check_timeout,
     make_worker,
     solve_network_rr,
     solve_sbml,
@@ -74,7 +79,7 @@ def test_stable_chain_matches_analytic_steady_state():
     # S1 = k0 / k1, S2 = k0 / k2; eigenvalues -k1, -k2
     assert result.concentrations == pytest.approx({"S1": 0.75, "S2": 3.0}, rel=1e-10)
     assert result.eigenvalues_max_real == pytest.approx(-0.5, rel=1e-6)
-    assert result.residual is not None and result.residual < 1e-10
+    assert 0 <= result.residual < 1e-10
     options = result.settings["steady_state"]["options"]
     assert options["allow_presimulation"] is False
     assert result.settings["steady_state"]["solver"] == "nleq2"
@@ -94,8 +99,6 @@ def test_conserved_moiety_converges_with_moiety_analysis():
 def test_values_are_read_by_id_when_roadrunner_reorders_species():
     import roadrunner
 
-    from sbmleq.io.sources import load_sbml_text
-
     sbml, _ = load_sbml_text(REORDERED)
     options = roadrunner.LoadSBMLOptions()
     options.conservedMoieties = True
@@ -114,7 +117,7 @@ def test_values_are_read_by_id_when_roadrunner_reorders_species():
 def test_oscillator_fixed_point_is_unstable(worker):
     result = solve_sbml(CURATED / "BIOMD0000000010.xml", timeout=60, worker=worker)
     assert result.status is RRStatus.CONVERGED_UNSTABLE, result.message
-    assert result.eigenvalues_max_real is not None and result.eigenvalues_max_real > 1e-4
+    assert result.eigenvalues_max_real > 1e-4
     assert len(result.concentrations) == 8
 
 
@@ -217,6 +220,7 @@ def test_timeout_on_a_real_model():
     start = time.monotonic()
     result = solve_sbml(CHAIN, timeout=0.001)
     assert result.status is RRStatus.TIMEOUT
+    assert result.message == "timed out after 0.001 s"
     assert time.monotonic() - start < 30  # includes starting the child
 
 
@@ -246,9 +250,11 @@ def test_unloadable_model_is_a_solver_failure_not_an_exception():
             '<model id="m"><listOfSpecies><species id="S" compartment="nowhere" '
             'initialConcentration="1" hasOnlySubstanceUnits="false" boundaryCondition="false" '
             'constant="false"/></listOfSpecies></model></sbml>')
-    result = solve_sbml(sbml, timeout=None)
+    result = solve_sbml_text(sbml, timeout=None)  # no input checks: roadrunner's to refuse
     assert result.status is RRStatus.SOLVER_FAILURE
     assert result.message.startswith("roadrunner could not load the model")
+    with pytest.raises(InputError, match="species S: invalid SBML: .*compartment 'nowhere'"):
+        solve_sbml(sbml, timeout=None)  # the reference check catches it first
 
 
 def test_unreadable_input_raises_input_error(tmp_path):
@@ -272,8 +278,6 @@ def test_network_solve_follows_node_order():
     result = solve_network_rr(net, timeout=None)
     assert result.status is RRStatus.CONVERGED_STABLE and result.unique
     assert list(result.concentrations) == ["z", "a-1", "2b"]
-    from sbmleq.core.exact import solve_equilibrium
-
     np.testing.assert_allclose(result.values(net.nodes), solve_equilibrium(net).concentrations,
                                rtol=1e-9)
 
@@ -300,25 +304,84 @@ def test_settings_round_trip_and_are_recorded():
     assert result.settings["presimulation"]["options"]["maximum_iterations"] == 7
 
 
-# ---------------------------------------------------------------------- isolate.py itself
-def test_run_isolated_returns_and_raises():
-    assert run_isolated(pow, 2, 10, timeout=60) == 1024
-    with pytest.raises(ValueError):
-        run_isolated(int, "x", timeout=60)
-    start = time.monotonic()
-    with pytest.raises(ChildTimeout):
-        run_isolated(time.sleep, 60, timeout=0.5)
-    assert time.monotonic() - start < 10
+# ---------------------------------------------------------------------- input checks
+@pytest.mark.parametrize("bad", [-1, -0.5, 0, math.nan, "30", True])
+def test_bad_timeout_is_an_input_error_naming_the_option(bad):
+    for call in (lambda: solve_sbml(CHAIN, timeout=bad), lambda: solve_sbml_text("", timeout=bad),
+                 lambda: solve_network_rr(Network.from_edges([("A", "B", 1.0)], {"A": 1.0},
+                                                              {"B": 1.0}), timeout=bad),
+                 lambda: sbmleq.solve(CHAIN, timeout=bad)):
+        with pytest.raises(InputError) as info:
+            call()
+        assert info.value.exit_code == 2
+        assert str(info.value).startswith("timeout: must be ")
 
 
-def test_worker_restarts_after_crash():
-    with IsolatedWorker() as w:
-        assert w.call(pow, 3, 2, timeout=60) == 9
-        first = w.pid
-        with pytest.raises(ChildCrashed) as info:
-            w.call(crash_self, timeout=60)
-        assert info.value.signal == signal.SIGSEGV
-        assert not w.alive
-        assert w.call(pow, 3, 3, timeout=60) == 27
-        assert w.pid != first and w.starts == 2
-    assert not w.alive
+def test_check_timeout_values():
+    assert check_timeout(None) is None
+    assert check_timeout(2) == 2.0 and isinstance(check_timeout(2), float)
+    assert check_timeout(math.inf) == math.inf  # isolated, no limit
+    with pytest.raises(InputError, match=r"^--timeout: must be > 0 seconds .*got nan$"):
+        check_timeout(math.nan, "--timeout")
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n\t\n", b""])
+def test_empty_source_is_an_input_error(blank, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the working directory must not be what is reported
+    for call in (lambda: load_sbml_text(blank), lambda: solve_sbml(blank, timeout=None),
+                 lambda: sbmleq.solve(blank, timeout=None), lambda: sbmleq.predict(blank),
+                 lambda: sbmleq.load(blank)):
+        with pytest.raises(InputError) as info:
+            call()
+        assert str(info.value).startswith("empty model source: give a path")
+        assert str(tmp_path) not in str(info.value)
+
+
+SPECIES = ('<species id="{}" compartment="c" initialConcentration="1" '
+           'hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>')
+
+
+def sbml_with(reactant: str = "A", law: str = "k", extra: str = "") -> str:
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">\n'
+            '<model id="m"><listOfCompartments><compartment id="c" size="1" constant="true"/>'
+            '</listOfCompartments>\n'
+            f'<listOfSpecies>{SPECIES.format("A")}{extra}</listOfSpecies>\n'
+            '<listOfParameters><parameter id="k" value="1" constant="true"/></listOfParameters>\n'
+            '<listOfReactions><reaction id="R1" reversible="false">\n'
+            f'<listOfReactants><speciesReference species="{reactant}" stoichiometry="1" '
+            'constant="true"/></listOfReactants>\n'
+            '<kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/>'
+            f'<ci>{law}</ci><ci>{reactant}</ci></apply></math></kineticLaw>\n'
+            '</reaction></listOfReactions></model></sbml>\n')
+
+
+@pytest.mark.parametrize("kwargs, element, detail", [
+    ({"reactant": "X"}, "reaction R1", "references species 'X', which is undefined"),
+    ({"law": "kk"}, "reaction R1", "uses 'kk' that is not the id of a species"),
+    ({"extra": SPECIES.format("k")}, "parameter k",
+     "The <parameter> id 'k' conflicts with the previously defined <species> id 'k'"),
+])
+def test_undefined_references_are_input_errors(kwargs, element, detail, tmp_path):
+    path = tmp_path / "bad.xml"
+    path.write_text(sbml_with(**kwargs))
+    with pytest.raises(InputError) as info:
+        solve_sbml(path, timeout=None)
+    assert info.value.exit_code == 2
+    assert info.value.source == str(path) and info.value.element == element
+    assert info.value.message.startswith("invalid SBML: ") and detail in info.value.message
+    with pytest.raises(InputError, match="invalid SBML"):
+        check_references(path.read_text(), "bad.xml")
+
+
+def test_valid_references_pass_and_solve():
+    text = sbml_with()
+    check_references(text, "ok.xml")
+    import libsbml
+
+    doc = libsbml.readSBMLFromString(text)
+    check_references(doc, "ok.xml")  # a document is checked on a copy
+    assert doc.getNumErrors() == 0
+    result = solve_sbml(text, timeout=None)  # A decays: A' = -k A
+    assert result.status is RRStatus.CONVERGED_STABLE
+    assert result.concentrations["A"] == pytest.approx(0.0, abs=1e-9)

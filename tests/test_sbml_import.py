@@ -327,3 +327,160 @@ def test_reaction_report_dict() -> None:
     assert entry.to_dict() == {"reaction_id": "R1", "mapped": False, "as": "", "reason": "R1: why",
                                "law": "k*S", "code": "modifier"}
     assert isinstance(import_sbml(DATA / "features.xml", source_name="f"), ImportResult)
+
+
+# ------------------------------------------------------------------ invalid SBML (exit code 2, not 3)
+RULE = '<listOfRules><assignmentRule variable="{var}">{math}</assignmentRule></listOfRules>'
+
+
+def _with_rule(law: str, var: str, body: str, used: bool = True) -> str:
+    text = two_species(law, params={"p": 1.0},
+                       extra=RULE.format(var=var, math=MATHML.format(body)))
+    return text.replace('<parameter id="p" value="1.0" constant="true"/>',
+                        '<parameter id="p" value="1.0" constant="false"/>')
+
+
+INVALID = {
+    "undefined reactant": (model([species("S1")], [reaction("R1", {"X": 1}, {"S1": 1}, "k*S1")],
+                                 {"k": 1.0}), "R1", "refers to the undefined species X"),
+    "undefined product": (model([species("S1")], [reaction("R1", {"S1": 1}, {"X": 1}, "k*S1")],
+                                {"k": 1.0}), "R1", "refers to the undefined species X"),
+    "undefined modifier": (two_species("k * S1").replace(
+        "</listOfProducts>", '</listOfProducts><listOfModifiers><modifierSpeciesReference '
+        'species="E"/></listOfModifiers>'), "R1", "undefined species E (a modifier)"),
+    "undefined symbol in the law": (two_species("kk * S1"), "R1",
+                                    "the kinetic law of R1 uses the undefined symbol kk"),
+    "undefined symbol after an out-of-class construct": (
+        two_species("k * S1 * S1 + kk"), "R1", "uses the undefined symbol kk"),
+    "undefined symbol in an out-of-class reaction": (
+        two_species("kk * S1", reactants={"S1": 2}), "R1", "uses the undefined symbol kk"),
+    "undefined function": (two_species("f(S1)"), "R1",
+                           "the kinetic law of R1 calls the undefined function f"),
+    "undefined symbol in a rule the law uses": (_with_rule("k * S1 * p", "p", "<ci>zz</ci>"), "p",
+                                                "the assignment rule of p uses the undefined symbol zz"),
+    "undefined symbol in an unused rule": (_with_rule("k * S1", "p", "<ci>zz</ci>"), "p",
+                                           "uses the undefined symbol zz"),
+    "rule for an undefined id": (_with_rule("k * S1", "zz", "<cn>1</cn>"), "zz",
+                                 "the assignment rule of zz sets an undefined id"),
+    "species in an undefined compartment": (
+        model([species("S1").replace('compartment="c"', 'compartment="d"')],
+              [reaction("R1", {"S1": 1}, {}, "k*S1")], {"k": 1.0}), "S1",
+        "species S1 lives in the undefined compartment d"),
+    "duplicate species ids": (model([species("S1"), species("S1")],
+                                    [reaction("R1", {"S1": 1}, {}, "k*S1")], {"k": 1.0}),
+                              "line ", "The <species> id 'S1' conflicts"),
+    "parameter with a species id": (model([species("S1"), species("k")],
+                                          [reaction("R1", {"S1": 1}, {}, "k*S1")], {"k": 1.0}),
+                                    "line ", "The <parameter> id 'k' conflicts"),
+    "reaction with a parameter id": (model([species("S1")], [reaction("k", {"S1": 1}, {}, "k*S1")],
+                                           {"k": 1.0}), "line ", "The <reaction> id 'k' conflicts"),
+    "duplicate reaction ids": (model([species("S1")], [reaction("R1", {"S1": 1}, {}, "k*S1"),
+                                                       reaction("R1", {"S1": 1}, {}, "k*S1")],
+                                     {"k": 1.0}), "line ", "The <reaction> id 'R1' conflicts"),
+    "duplicate local parameters": (two_species("k * S1").replace(
+        "</math></kineticLaw>", '</math><listOfLocalParameters><localParameter id="q" value="1"/>'
+        '<localParameter id="q" value="2"/></listOfLocalParameters></kineticLaw>'),
+        "line ", "The <localParameter> id 'q' conflicts"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_invalid_sbml_is_an_input_error(tmp_path: Path, case: str) -> None:
+    text, element, fragment = INVALID[case]
+    error = expect_input_error(write(tmp_path, "invalid.xml", text), "invalid SBML", fragment)
+    assert error.element.startswith(element), error.element
+
+
+def test_wrong_number_of_arguments_is_an_input_error(tmp_path: Path) -> None:
+    fd = ('<listOfFunctionDefinitions><functionDefinition id="f">' + MATHML.format(
+        "<lambda><bvar><ci>x</ci></bvar><ci>x</ci></lambda>")
+        + "</functionDefinition></listOfFunctionDefinitions>")
+    text = two_species("k * f(S1, S2)").replace("<listOfCompartments>", fd + "<listOfCompartments>")
+    expect_input_error(write(tmp_path, "args.xml", text), "calls f with 2 arguments, not 1")
+
+
+def test_species_reference_id_in_math_is_valid_but_out_of_class() -> None:
+    text = two_species("k * S1 * sr").replace(
+        '<speciesReference species="S2"', '<speciesReference id="sr" species="S2"')
+    result = import_sbml(text, source_name="sr")
+    assert not result.in_class
+    assert result.reasons[0].code == ReasonCode.UNSUPPORTED_MATH
+    assert "species reference sr" in str(result.reasons[0])
+
+
+def test_rate_of_a_reaction_in_math_stays_out_of_class() -> None:
+    result = import_sbml(two_species("k * S1 * R1"), source_name="rate")
+    assert not result.in_class and "uses the rate of reaction R1" in str(result.reasons[0])
+
+
+# ------------------------------------------------------------------ fast walker == sympy walker
+SHIPPED = sorted((Path(__file__).parents[1] / "sbmleq" / "data" / "biomodels").glob("*.xml"))
+
+
+def _summary(result: ImportResult) -> tuple:
+    net = result.network
+    arrays = None if net is None else (net.nodes, net.src.tolist(), net.dst.tolist(),
+                                       [x.hex() for x in net.weight.tolist()],
+                                       [x.hex() for x in net.intake.tolist()],
+                                       [x.hex() for x in net.excretion.tolist()])
+    return (result.in_class, [str(r) for r in result.reasons], [r.code for r in result.reasons],
+            [(e.reaction_id, e.mapped, e.as_, e.reason, e.code) for e in result.report],
+            result.warnings, arrays)
+
+
+def _forced_sympy(monkeypatch) -> None:
+    from sbmleq.io import sbml_import
+    from sbmleq.io.sbml_math import Opaque
+
+    def opaque(*args, **kwargs):
+        raise Opaque("forced")
+
+    monkeypatch.setattr(sbml_import._Importer, "_decide_fast", opaque)
+
+
+@pytest.mark.parametrize("path", SHIPPED + sorted(DATA.glob("*.xml")), ids=lambda p: p.stem)
+def test_fast_walker_agrees_with_sympy(path: Path, monkeypatch) -> None:
+    """Every result (reasons, reports, networks bit for bit) is what the sympy walker gives."""
+    fast = _summary(import_sbml(path, source_name=path.name))
+    _forced_sympy(monkeypatch)
+    assert _summary(import_sbml(path, source_name=path.name)) == fast
+
+
+_LAWS = ["k * S1", "k * S1 * c", "c * (kf * S1 - kr * S2)", "k * S1 / c", "2 * k * S1 / 3",
+         "(k + kf) * S1 * c / 2.5", "k * S1 * c^2 / c", "S1 * k / 7 + S2 * kr * 3", "k * S1 * S1 / S1",
+         "kf * S1 - kr * S2 + 0 * S1^2", "k^2 * S1 * 1e-3", "k * (S1 + S2) - k * S2",
+         "k * S1^2", "k * S1 * S2", "k / S1", "k * S1^0.5", "k * S1 * c * c", "exp(-kf) * S1",
+         "k * S1 * pi", "-(kr - kf) * S1", "k * S1 * 1/3 * c", "k * S1 * 0.1 * 0.2 * 0.7"]
+
+
+@pytest.mark.parametrize("law", _LAWS)
+@pytest.mark.parametrize("volume", [1.0, 2.5, 3.0, 1 / 7])
+def test_fast_walker_agrees_with_sympy_on_laws(law: str, volume: float, monkeypatch) -> None:
+    text = model([species("S1"), species("S2", amount=volume == 3.0)],
+                 [reaction("R1", {"S1": 1}, {"S2": 1}, law), reaction("R2", {"S2": 1}, {}, law.replace("S1", "S2")),
+                  reaction("R3", {}, {"S1": 1}, "kf * c")],
+                 {"k": 0.3, "kf": 0.7, "kr": 0.11}, volume=volume)
+    fast = _summary(import_sbml(text, source_name="law"))
+    _forced_sympy(monkeypatch)
+    assert _summary(import_sbml(text, source_name="law")) == fast
+
+
+def test_common_path_does_not_import_sympy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from sbmleq.io.loader import load; "
+            "r = load('examples/branched_pathway.xml'); assert r.in_class; "
+            "r = load('sbmleq/data/biomodels/BIOMD0000000057.xml'); "
+            "print('sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[1])
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
+
+
+def test_exact_cancellation_in_the_fast_walker() -> None:
+    # S1 * (1 - (c0 - S1) / S1) = S1 - c0 + S1: affine, although it is not term by term.
+    text = two_species("k * S1 * (1 - (q - S1) / S1) * c", reactants={"S1": 1}, products={},
+                       params={"q": 0.5})
+    net = import_sbml(text, source_name="cancel").require_in_class()
+    assert net.excretion.tolist() == [0.6, 0.0] and net.intake.tolist() == [0.15, 0.0]

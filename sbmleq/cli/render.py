@@ -1,7 +1,8 @@
 """Rendering of results for the command line: rich tables, JSON and CSV.
 
-Only the table renderers import rich; JSON and CSV use the standard library, so the ``--format
-json`` / ``csv`` paths stay light. Numbers in tables use 6 significant digits; JSON and CSV carry
+Only the table renderers import rich (inside the functions: a heavy third-party import that
+``--format json`` / ``csv`` and ``sbmleq --help`` never pay); JSON and CSV use the standard
+library. Numbers in tables use 6 significant digits; JSON and CSV carry
 full precision (``repr``), with non-finite values as ``null`` / empty cells.
 """
 
@@ -13,14 +14,14 @@ import json
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
+
+from sbmleq.io.sbml_import import ImportResult
 from sbmleq.model.predictor import LOW_CONFIDENCE_RESIDUAL
+from sbmleq.results import ModelPrediction
+from sbmleq.solvers.roadrunner import RoadRunnerResult
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from sbmleq.api import ModelPrediction
-    from sbmleq.solvers.roadrunner import RoadRunnerResult
-    from sbmleq.io.sbml_import import ImportResult
 
 FORMATS_PREDICT = ("table", "json", "csv")
 LOW_CONFIDENCE_NOTE = "low confidence"
@@ -173,8 +174,7 @@ def print_import(out: "Console", imported: "ImportResult", tokens: list[str] | N
             ("in class", "yes" if imported.in_class else "no: outside the LIFE class"),
             ("network", repr(net) if net is not None else "-")]
     out.print(_kv(rows))
-    model_level = [r for r in imported.reasons
-                   if r not in {x.reason for x in imported.report}]
+    model_level = [r.message for r in imported.reasons if r.reaction is None]
     if model_level:
         out.print(_kv([("model-level", reason) for reason in model_level]))
     table = Table(title="reactions", title_justify="left")

@@ -4,34 +4,32 @@ The shipped set (``sbmleq/data/biomodels/<ID>.xml``, exact copies of curated Bio
 CC0) holds every curated model that is in the LIFE class and has a stable roadrunner steady
 state, plus a few out-of-class models that show typical reasons. ``manifest.csv`` beside them
 (copied to ``biomodels/manifest.csv`` in the repository) lists id, name, species, reactions,
-in_class, reason_if_not and roadrunner_status. :func:`build_shipped` regenerates both from a
-validation results file (``sbmleq biomodels build``).
+in_class, reason_if_not and roadrunner_status. :func:`sbmleq.validation.shipped.build_shipped`
+regenerates both from a validation results file (``sbmleq biomodels build``).
 
 :func:`fetch` downloads models by id with the ``biomodels`` package (``pip install
 'sbmleq[fetch]'``) into the cache the loader reads (``$SBMLEQ_CACHE/biomodels`` or
 ``~/.cache/sbmleq/biomodels``). Without a network it fails with one line
-(:class:`FetchError`). ``$SBMLEQ_BIOMODELS_URL`` overrides the BioModels base URL.
+(:class:`FetchError`, an :class:`~sbmleq.errors.InputError`: exit code 2).
+``$SBMLEQ_BIOMODELS_URL`` overrides the BioModels base URL. The ``sbmleq biomodels`` commands
+are in :mod:`sbmleq.cli.biomodels`.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from sbmleq.errors import InputError, SbmleqError
 from sbmleq.io.sources import BIOMODELS_ID, biomodels_cache_dir, shipped_biomodels_dir
-from sbmleq.report.html import model_categories
-from sbmleq.report.html import model_categories, summarize
-from sbmleq.validation.batch import read_results
 
-__all__ = ["MANIFEST_COLUMNS", "FetchError", "build_shipped", "fetch", "normalize_id",
-           "read_manifest", "register", "select_shipped", "shipped_ids", "write_manifest"]
+__all__ = ["MANIFEST_COLUMNS", "REPO_MANIFEST", "FetchError", "fetch", "manifest_path",
+           "normalize_id", "read_manifest", "shipped_ids", "write_manifest"]
 
 MANIFEST_COLUMNS = ["id", "name", "species", "reactions", "in_class", "reason_if_not",
                     "roadrunner_status", "bytes", "sha256"]
@@ -39,10 +37,9 @@ BASE_URL_ENV = "SBMLEQ_BIOMODELS_URL"
 REPO_MANIFEST = Path("biomodels") / "manifest.csv"
 
 
-class FetchError(SbmleqError):
-    """A BioModels download that could not be done (offline, unknown id, not SBML)."""
-
-    exit_code = 1
+class FetchError(InputError):
+    """A BioModels download that could not be done (offline, unknown id, HTTP error, not SBML,
+    the ``biomodels`` package missing): exit code 2, like other input that cannot be had."""
 
 
 # ------------------------------------------------------------------------------ shipped set
@@ -74,91 +71,6 @@ def write_manifest(rows: Iterable[dict[str, Any]], path: str | os.PathLike) -> P
         for row in sorted(rows, key=lambda r: r["id"]):
             writer.writerow({k: row.get(k, "") for k in MANIFEST_COLUMNS})
     return path
-
-
-def _status(row: dict[str, Any]) -> str:
-    return (row.get("roadrunner") or {}).get("status") or ""
-
-
-def select_shipped(rows: Sequence[dict[str, Any]], *, n_out_of_class: int = 6,
-                   sizes: dict[str, int] | None = None) -> tuple[list[dict], list[dict]]:
-    """(in-class rows with a stable roadrunner steady state, a few out-of-class examples).
-
-    The examples show the most common kinds of blocking reasons, one each (one "rate depends on
-    a modifier", one "kinetic law not first-order", ...): for each, the smallest model whose
-    only category it is (else whose main one it is), preferring models roadrunner solves
-    (converged stable)."""
-
-    sizes = sizes or {}
-    inside = [r for r in rows if r.get("outcome") == "in_class" and _status(r) == "converged_stable"]
-    outside = [r for r in rows if r.get("outcome") == "out_of_class" and r.get("reasons")]
-    chosen: list[dict] = []
-    used: set[str] = set()
-    families: set[str] = set()
-    for entry in summarize(rows)["reasons"]:
-        if len(chosen) >= n_out_of_class:
-            break
-        cat = entry["category"]
-        family = cat.split(":")[0].split(" (")[0]  # one example per kind of reason
-        if family in families:
-            continue
-        pool = [r for r in outside if r["id"] not in used and model_categories(r)[:1] == [cat]]
-        if not pool:
-            continue
-        pool.sort(key=lambda r: (len(model_categories(r)) > 1, _status(r) != "converged_stable",
-                                 sizes.get(r["id"], 1 << 40), r["id"]))
-        chosen.append(pool[0])
-        used.add(pool[0]["id"])
-        families.add(family)
-    return inside, chosen
-
-
-def _manifest_row(row: dict[str, Any], data: bytes) -> dict[str, Any]:
-
-    reason = ""
-    if row.get("outcome") != "in_class":
-        cats = model_categories(row)
-        first = (row.get("reasons") or [row.get("error") or ""])[0]
-        reason = "; ".join(cats) + (f" (e.g. {first})" if first else "")
-    return {"id": row["id"], "name": row.get("name", ""), "species": row.get("n_species", ""),
-            "reactions": row.get("n_reactions", ""),
-            "in_class": str(row.get("outcome") == "in_class").lower(),
-            "reason_if_not": reason, "roadrunner_status": _status(row),
-            "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def build_shipped(results: str | os.PathLike, source_dir: str | os.PathLike, *,
-                  dest_dir: str | os.PathLike | None = None,
-                  repo_manifest: str | os.PathLike | None = REPO_MANIFEST,
-                  n_out_of_class: int = 6) -> dict[str, Any]:
-    """Rebuild the shipped set from a validation results file over ``source_dir`` (files named
-    ``<ID>.xml``): copy the selected files (byte for byte) into ``dest_dir`` (the package's
-    ``data/biomodels``), remove the ones no longer selected, write the manifest there and to
-    ``repo_manifest``. Returns counts and the total size."""
-
-    source_dir = Path(source_dir)
-    dest = Path(dest_dir) if dest_dir is not None else shipped_biomodels_dir()
-    rows = [r for r in read_results(results) if BIOMODELS_ID.match(r.get("id", ""))]
-    sizes = {r["id"]: (source_dir / f"{r['id']}.xml").stat().st_size for r in rows
-             if (source_dir / f"{r['id']}.xml").is_file()}
-    rows = [r for r in rows if r["id"] in sizes]
-    inside, examples = select_shipped(rows, n_out_of_class=n_out_of_class, sizes=sizes)
-    dest.mkdir(parents=True, exist_ok=True)
-    keep = {r["id"] for r in inside + examples}
-    for old in dest.glob("*.xml"):
-        if old.stem not in keep:
-            old.unlink()
-    manifest = []
-    for row in inside + examples:
-        data = (source_dir / f"{row['id']}.xml").read_bytes()
-        (dest / f"{row['id']}.xml").write_bytes(data)
-        manifest.append(_manifest_row(row, data))
-    write_manifest(manifest, dest / "manifest.csv")
-    if repo_manifest is not None:
-        write_manifest(manifest, repo_manifest)
-    total = sum(int(m["bytes"]) for m in manifest)
-    return {"in_class": len(inside), "out_of_class": len(examples), "files": len(manifest),
-            "bytes": total, "dest": str(dest)}
 
 
 # ------------------------------------------------------------------------------ fetch
@@ -259,75 +171,3 @@ def fetch(ids: Iterable[str], *, cache_dir: str | os.PathLike | None = None,
         os.replace(tmp, target)
         paths.append(target)
     return paths
-
-
-# ------------------------------------------------------------------------------ command line
-def register(app: Any) -> None:
-    """Add the ``biomodels`` command group (fetch, list, build) to a typer app."""
-    import typer
-
-    group = typer.Typer(help="BioModels: the shipped set and downloads by id.",
-                        no_args_is_help=True)
-
-    def fail(exc: SbmleqError) -> None:
-        typer.echo(f"error: {exc.one_line()}", err=True)
-        raise typer.Exit(exc.exit_code)
-
-    @group.command("fetch")
-    def fetch_command(
-        ids: list[str] = typer.Argument(..., metavar="ID...", help="BioModels ids"),
-        force: bool = typer.Option(False, "--force", help="download again even if cached"),
-    ) -> None:
-        """Download models by id into the cache (needs a network and sbmleq[fetch])."""
-        try:
-            for path in fetch(ids, force=force):
-                typer.echo(str(path))
-        except SbmleqError as exc:
-            fail(exc)
-
-    @group.command("list")
-    def list_command() -> None:
-        """The shipped models (manifest) and the cached ones."""
-        rows = read_manifest()
-        for r in rows:
-            mark = "in class" if r["in_class"] == "true" else "out of class"
-            typer.echo(f"{r['id']}  {mark:12}  {r['roadrunner_status']:18}  {r['name']}")
-        cached = sorted(p.stem for p in biomodels_cache_dir().glob("*.xml")) \
-            if biomodels_cache_dir().is_dir() else []
-        typer.echo(f"{len(rows)} shipped in {shipped_biomodels_dir()}; {len(cached)} cached in "
-                   f"{biomodels_cache_dir()}")
-
-    @group.command("build", hidden=True)
-    def build_command(
-        results: Path = typer.Argument(..., help="validation results (.jsonl) over source"),
-        source: Path = typer.Argument(..., help="folder of <ID>.xml files (curated BioModels)"),
-        out_of_class: int = typer.Option(6, help="out-of-class examples to ship"),
-    ) -> None:
-        """Maintainers: rebuild sbmleq/data/biomodels and biomodels/manifest.csv."""
-        try:
-            info = build_shipped(results, source, n_out_of_class=out_of_class)
-        except SbmleqError as exc:
-            fail(exc)
-        typer.echo(f"{info['files']} files ({info['in_class']} in class, {info['out_of_class']} "
-                   f"out of class), {info['bytes'] / 1e6:.2f} MB in {info['dest']}")
-
-    app.add_typer(group, name="biomodels")
-
-
-def main() -> None:  # ``python -m sbmleq.io.biomodels ...`` without the rest of the CLI
-    import typer
-
-    app = typer.Typer(add_completion=False)
-    register(app)
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    import sys
-
-    app(args=["biomodels", *sys.argv[1:]], prog_name="sbmleq")
-
-
-if __name__ == "__main__":
-    main()

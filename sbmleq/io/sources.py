@@ -108,8 +108,12 @@ def _biomodel_path(model_id: str) -> Path:
 
 
 def _classify_string(text: str) -> str:
-    """One of 'sbml', 'path', 'biomodels', 'antimony' for a string source."""
+    """One of 'sbml', 'path', 'biomodels', 'antimony' for a string source; InputError when it
+    is empty or blank (which would otherwise name the working directory)."""
     stripped = text.strip()
+    if not stripped:
+        raise InputError("empty model source: give a path, SBML or Antimony text, or a "
+                         "BioModels id")
     if stripped.startswith("<"):
         return "sbml"
     if BIOMODELS_ID.match(stripped) and not _exists(text):
@@ -229,6 +233,47 @@ def ignorable_read_errors(doc: "libsbml.SBMLDocument",
                   if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
     return [e for e in errors if e.getErrorId() in (10102, 10103) and doc.getModel() is not None
             and "package" in e.getMessage().lower()]
+
+
+def check_references(source: "str | libsbml.SBMLDocument", name: str) -> None:
+    """Raise :class:`InputError` when the document refers to something it does not define: a
+    reaction's species, an identifier in a kinetic law or rule, a rule's or assignment's target,
+    a species' compartment, or an id defined twice (libsbml's identifier, component and MathML
+    consistency rules; other rules, units and modelling practice are not checked). ``source`` is
+    SBML text or a document (not modified). Cheap next to a roadrunner compile."""
+    import libsbml
+
+    wanted = {libsbml.LIBSBML_CAT_IDENTIFIER_CONSISTENCY, libsbml.LIBSBML_CAT_GENERAL_CONSISTENCY,
+              libsbml.LIBSBML_CAT_MATHML_CONSISTENCY}
+    reference_rules = {10214, 10215,  # a <ci> that names no function / no model component
+                       10301, 10302, 10303,  # duplicate id (component, unit, local parameter)
+                       20504, 20601,  # undefined outside compartment / species compartment
+                       20801, 20901, 20902,  # undefined initialAssignment / rule target
+                       21111, 21131, 21211}  # undefined (modifier) species reference, event target
+    doc = source.clone() if _is_sbml_document(source) else libsbml.readSBMLFromString(source)
+    if doc.getModel() is None:
+        return
+    for category in (libsbml.LIBSBML_CAT_GENERAL_CONSISTENCY,
+                     libsbml.LIBSBML_CAT_IDENTIFIER_CONSISTENCY,
+                     libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, libsbml.LIBSBML_CAT_MATHML_CONSISTENCY,
+                     libsbml.LIBSBML_CAT_SBO_CONSISTENCY, libsbml.LIBSBML_CAT_OVERDETERMINED_MODEL,
+                     libsbml.LIBSBML_CAT_MODELING_PRACTICE):
+        doc.setConsistencyChecks(category, category in wanted)
+    doc.getErrorLog().clearLog()
+    doc.checkConsistency()
+    bad = [doc.getError(i) for i in range(doc.getNumErrors())
+           if doc.getError(i).getErrorId() in reference_rules
+           and doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
+    if not bad:
+        return
+    line, element, start = bad[0].getLine(), f"line {bad[0].getLine()}", 0
+    for item in doc.getListOfAllElements():  # the named element starting last before the error
+        sid = item.getId() if item.isSetId() else ""
+        if sid and start <= item.getLine() <= line and item.getTypeCode() != libsbml.SBML_MODEL:
+            element, start = f"{item.getElementName()} {sid}", item.getLine()
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    raise InputError(f"invalid SBML: {error_detail(bad[0])}{more}", source=name,
+                     element=element)
 
 
 def _model_id(sbml: str) -> str:

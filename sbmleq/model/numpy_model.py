@@ -11,7 +11,6 @@ import json
 import math
 import os
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import numpy as np
 from sbmleq.errors import CheckpointError
 from sbmleq.model.features import LOG_FLOOR, ArrayBatch
 from sbmleq.model.tokens import TOKEN_FORMAT_VERSION
-from sbmleq.model.checkpoint import read_checkpoint
+from sbmleq.model.checkpoint import check_config, graph_weight_shapes, read_checkpoint
 
 LN10 = np.log(10.0)
 NEG = np.finfo(np.float32).min / 4
@@ -75,6 +74,35 @@ def _logsumexp(a, axis, keepdims=False):
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
+def _check_weights(raw: dict[str, np.ndarray], config: dict, source: str) -> dict[str, np.ndarray]:
+    """``w:<name>`` arrays -> float64 weights by name, each checked against the config."""
+    shapes = graph_weight_shapes(config)
+    extra = sorted(k for k in raw if not (k.startswith("w:") and k[2:] in shapes))
+    if extra:
+        raise CheckpointError(f"unexpected entry {extra[0]} for this config"
+                              + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""),
+                              source=source, element=extra[0])
+    weights = {}
+    for name, shape in shapes.items():
+        key = f"w:{name}"
+        if key not in raw:
+            raise CheckpointError(f"missing weight {key}", source=source, element=key)
+        array = raw[key]
+        if array.dtype.kind not in "fiu":
+            raise CheckpointError(f"weight {key} is not numeric (dtype {array.dtype})",
+                                  source=source, element=key)
+        if array.shape != shape:
+            raise CheckpointError(f"weight {key} has shape {array.shape}, the config implies "
+                                  f"{shape}", source=source, element=key)
+        array = array.astype(np.float64)
+        if not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).sum())
+            raise CheckpointError(f"weight {key} has {bad} non-finite value(s) (NaN or Inf)",
+                                  source=source, element=key)
+        weights[name] = array
+    return weights
+
+
 class NumpyGraphModel:
     """Inference-only graph model over :class:`ArrayBatch` inputs."""
 
@@ -88,22 +116,44 @@ class NumpyGraphModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "NumpyGraphModel":
+        """Read and validate a ``.npz`` model: its format, every config key (type and range),
+        every weight (present, the shape the config implies, finite). Anything else is a
+        :class:`CheckpointError` with the file as ``source`` and the key as ``element``."""
         path = Path(path)
+        source = str(path)
         if not path.is_file():
-            raise CheckpointError("model file not found", source=str(path))
+            raise CheckpointError("checkpoint file not found", source=source)
         try:
             with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(bytes(data["meta"]).decode())
-                weights = {k[2:]: data[k].astype(np.float64) for k in data.files if k.startswith("w:")}
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"not a readable sbmleq model ({str(exc)[:120]})",
-                                  source=str(path)) from None
+                if not hasattr(data, "files"):  # a plain .npy array, not an archive
+                    raise ValueError("not an .npz archive")
+                if "meta" not in data.files:
+                    raise CheckpointError("not an sbmleq model: no meta entry", source=source,
+                                          element="meta")
+                meta = json.loads(bytes(np.asarray(data["meta"], dtype=np.uint8)).decode())
+                raw = {k: data[k] for k in data.files if k != "meta"}
+        except CheckpointError:
+            raise
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"unreadable model metadata ({str(exc)[:120]})", source=source,
+                                  element="meta") from None
+        except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many kinds on bad files
+            detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+            raise CheckpointError(f"not a readable sbmleq model ({detail})", source=source) from None
+        if not isinstance(meta, dict):
+            raise CheckpointError(f"model metadata must be a mapping, got {type(meta).__name__}",
+                                  source=source, element="meta")
         if meta.get("format") != NPZ_FORMAT:
-            raise CheckpointError(f"not an sbmleq model (expected {NPZ_FORMAT})", source=str(path))
+            raise CheckpointError(f"not an sbmleq model (expected {NPZ_FORMAT})", source=source,
+                                  element="meta.format")
         if meta.get("token_format_version") != TOKEN_FORMAT_VERSION:
             raise CheckpointError(f"model uses token format {meta.get('token_format_version')}, "
-                                  f"this sbmleq reads {TOKEN_FORMAT_VERSION}", source=str(path))
-        return cls(weights, meta["config"], meta)
+                                  f"this sbmleq reads {TOKEN_FORMAT_VERSION}", source=source,
+                                  element="meta.token_format_version")
+        if "config" not in meta:
+            raise CheckpointError("missing key config", source=source, element="meta.config")
+        config = check_config(meta["config"], source, archs=("graph",))
+        return cls(_check_weights(raw, config, source), config, meta)
 
     def _lin(self, name, x):
         return x @ self.w[f"{name}.weight"].T + self.w[f"{name}.bias"]

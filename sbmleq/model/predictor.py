@@ -17,11 +17,19 @@ import numpy as np
 from sbmleq.model.features import ArrayBatch, batch_from_arrays, batch_from_tokens, to_concentrations
 from sbmleq.core.network import Network
 from sbmleq.model.tokens import encode
-from sbmleq.errors import CheckpointError
+from sbmleq.errors import CheckpointError, InputError
 from sbmleq.model.numpy_model import NumpyGraphModel
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "default.npz"
 LOW_CONFIDENCE_RESIDUAL = 0.05
+# The largest network the Predictor accepts. The model attends over dense n x n matrices (edge
+# features, masks, attention for each head), so time and memory grow as n**2: on the reference
+# CPU one prediction takes 0.5 s / 60 MB at 128 species, 3 s / 135 MB at 512, 10 s / 350 MB at
+# 1,000 and 67 s / 1.2 GB at 2,000 (docs/model.md). The model is trained on at most 64 species;
+# anything above that is flagged out of distribution, and above MAX_NODES refused (InputError).
+MAX_NODES = 1000
+# At most this many n x n entries per batch (B * n_max**2): the memory of one MAX_NODES network.
+BATCH_ELEMENTS = MAX_NODES ** 2
 
 
 @dataclass
@@ -165,14 +173,42 @@ class Predictor:
         return reasons
 
     # ------------------------------------------------------------------ public
+    @staticmethod
+    def check_size(net: Network) -> None:
+        """:class:`InputError` when ``net`` has more than :data:`MAX_NODES` species (checked
+        before any array is allocated)."""
+        if net.n_nodes > MAX_NODES:
+            # source stays None: the caller (API, command line) fills in the file it read
+            label = f"model {net.name!r}" if net.name else "the network"
+            raise InputError(f"{label} has {net.n_nodes} species: the predictor accepts at most "
+                             f"MAX_NODES = {MAX_NODES} (time and memory grow as n^2; see "
+                             "docs/model.md)")
+
+    @staticmethod
+    def _batches(order: list[int], sizes: list[int], batch_size: int) -> list[list[int]]:
+        """Consecutive groups of ``order`` (sorted by size) of at most ``batch_size`` networks
+        and at most :data:`BATCH_ELEMENTS` padded n x n entries."""
+        groups: list[list[int]] = []
+        for k in order:
+            if groups and len(groups[-1]) < batch_size and \
+                    (len(groups[-1]) + 1) * max(sizes[k], 1) ** 2 <= BATCH_ELEMENTS:
+                groups[-1].append(k)
+            else:
+                groups.append([k])
+        return groups
+
     def predict_networks(self, nets: Sequence[Network], batch_size: int = 256) -> list[Prediction]:
-        """Predict many networks; batches are grouped by size to limit padding."""
+        """Predict many networks; batches are grouped by size to limit padding.
+
+        Raises :class:`InputError` (before any work) when a network has more than
+        :data:`MAX_NODES` species."""
+        for net in nets:
+            self.check_size(net)
         results: list[Prediction | None] = [None] * len(nets)
         order = sorted(range(len(nets)), key=lambda k: nets[k].n_nodes)
         name = self.path.name
-        for start in range(0, len(order), batch_size):
+        for idx in self._batches(order, [net.n_nodes for net in nets], batch_size):
             t0 = time.perf_counter()
-            idx = order[start:start + batch_size]
             batch = batch_from_tokens([encode(nets[k]) for k in idx])
             x, p_drain, p_exists = self._decide(batch)
             share = (time.perf_counter() - t0) / len(idx)
@@ -200,6 +236,8 @@ class Predictor:
         Each of ``weight`` (K, E), ``intake`` (K, n), ``excretion`` (K, n) may be omitted to keep
         the network's own values. ``x`` is NaN where no equilibrium is predicted.
         """
+        self.check_size(net)
+        batch_size = max(1, min(batch_size, BATCH_ELEMENTS // max(net.n_nodes, 1) ** 2))
         arrays = [a for a in (weight, intake, excretion) if a is not None]
         if not arrays:
             raise ValueError("give at least one of weight, intake, excretion as a (K, ...) array")

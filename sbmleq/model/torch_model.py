@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sbmleq.errors import CheckpointError
-from sbmleq.model.checkpoint import DEFAULT_CHECKPOINT, read_checkpoint
+from sbmleq.model.checkpoint import DEFAULT_CHECKPOINT, graph_weight_shapes, read_checkpoint
 from sbmleq.model.features import LOG_FLOOR
 
 LN10 = math.log(10.0)
@@ -253,10 +253,36 @@ def exists_probability(drain_logit: torch.Tensor, node_mask: torch.Tensor) -> to
     return torch.sigmoid(masked.min(dim=1).values)
 
 
+def _check_state_dict(state: dict, config: dict, source: str) -> None:
+    """Every weight a tensor, finite, and (graph architecture) with the shape the config implies."""
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"weight {key} is not a tensor ({type(value).__name__})",
+                                  source=source, element=f"model.{key}")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(f"weight {key} has {bad} non-finite value(s) (NaN or Inf)",
+                                  source=source, element=f"model.{key}")
+    if config["arch"] != "graph":
+        return  # the seq architecture: load_state_dict (strict) checks names and shapes
+    shapes = graph_weight_shapes(config)
+    for key, shape in shapes.items():
+        if key not in state:
+            raise CheckpointError(f"missing weight {key}", source=source, element=f"model.{key}")
+        if tuple(state[key].shape) != shape:
+            raise CheckpointError(f"weight {key} has shape {tuple(state[key].shape)}, the config "
+                                  f"implies {shape}", source=source, element=f"model.{key}")
+    extra = sorted(set(state) - set(shapes))
+    if extra:
+        raise CheckpointError(f"unexpected weight {extra[0]} for this config", source=source,
+                              element=f"model.{extra[0]}")
+
+
 def load_model(path: str | os.PathLike | None = None, device: str = "cpu"):
     """Build the model from a checkpoint: returns ``(model, config, payload)``."""
     path = DEFAULT_CHECKPOINT if path is None else Path(path)
-    payload = read_checkpoint(path)
+    payload = read_checkpoint(path)  # format, token version and config validated there
+    _check_state_dict(payload["model"], payload["config"], str(path))
     try:
         cfg = ModelConfig.from_dict(payload["config"])
         model = build_model(cfg)

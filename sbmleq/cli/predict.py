@@ -1,0 +1,93 @@
+"""``sbmleq predict``: the steady-state prediction of each model, optionally checked against
+roadrunner (``--check``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from sbmleq.api import Session
+from sbmleq.cli.common import (
+    DebugOpt,
+    Device,
+    ModelsArg,
+    PredictFormat,
+    Reporter,
+    Sources,
+    TimeoutOpt,
+    display,
+    parse_timeout,
+    streams,
+)
+from sbmleq.cli.render import console as make_console
+from sbmleq.cli.render import dumps, predictions_csv, print_prediction
+
+
+def run_predict(models: Sequence[str], *, fmt: str = "table", check: bool = False,
+                model: str | Path | None = None, device: str = "cpu", timeout: float = 30.0,
+                debug: bool = False, out: TextIO | None = None, err: TextIO | None = None,
+                stdin: TextIO | None = None) -> int:
+    """``sbmleq predict``: returns the exit code."""
+    out, err = streams(out, err)
+    report = Reporter(err, debug)
+    sources = Sources(stdin)
+    limit, code = report.attempt(lambda: parse_timeout(timeout))
+    if code:
+        return code
+    session = Session(model=model, device=device, timeout=limit)
+    try:
+        _, code = report.attempt(session.predictor)  # a bad checkpoint or device stops here
+        if code:
+            return code
+        console = make_console(out) if fmt == "table" else None
+        results, rows = [], []
+        for arg in models:
+            def one(arg: str = arg):
+                source, name = sources.resolve(arg)
+                # warn=False: the out-of-class line below is the one message on stderr
+                return session.predict(source, check=check, name=name, warn=False)
+
+            result, failed = report.attempt(one, source=display(arg))
+            if result is None:
+                rows.append(report.entry("model", display(arg), failed))
+                continue
+            results.append(result)
+            rows.append(result)
+            report.note(result.exit_code)
+            if not result.in_class:
+                report.out_of_class(result.model, [(r["reaction"], r["reason"])
+                                                   for r in result.out_of_class])
+            if console is not None:
+                print_prediction(console, result)
+        if fmt == "json":
+            data = [r if isinstance(r, dict) else r.to_dict() for r in rows]
+            out.write(dumps(data[0] if len(models) == 1 else data) + "\n")
+        elif fmt == "csv":
+            out.write(predictions_csv(results))
+    finally:
+        session.close()
+    return report.code
+
+
+def predict_command(
+    models: ModelsArg,
+    format: Annotated[PredictFormat, typer.Option(
+        "--format", "-f", help="table (rich), json (one object; a list for several models) "
+                               "or csv (one row per model and species).")] = PredictFormat.table,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Also solve with roadrunner and show the relative error per "
+                        "species.")] = False,
+    model: Annotated[Path | None, typer.Option(
+        "--model", metavar="CKPT", help="Model checkpoint (.npz NumPy export or .pt); default: "
+                                        "the shipped model.")] = None,
+    device: Annotated[Device, typer.Option(
+        "--device", help="cpu, or cuda (PyTorch with CUDA and a .pt checkpoint).")] = Device.cpu,
+    timeout: TimeoutOpt = 30.0,
+    debug: DebugOpt = False,
+) -> None:
+    """Predict the steady state of each MODEL (exit 3 if a model is outside the LIFE class)."""
+    raise typer.Exit(run_predict(models, fmt=format.value, check=check, model=model,
+                                 device=device.value, timeout=timeout, debug=debug))

@@ -1,0 +1,224 @@
+"""The child side of a batch, and one model's result row.
+
+:func:`init_child` prepares an :class:`~sbmleq.solvers.isolate.IsolatedWorker` child;
+:func:`analyse_model` (import, prediction, exact LIFE solution) and :func:`solve_file`
+(roadrunner) run in it, each time-limited by :func:`validate_item`, which turns their answers
+(or a timeout, or a crash) into the row the results store keeps (:func:`make_row`, with
+:func:`sbmleq.validation.metrics.compare` for in-class models).
+
+Error codes: a row that is not a result of the model (``outcome`` input_error or
+import_failure) carries ``error_code``: the exception's class name for a model the importer
+refuses (``InputError``, ``NetworkError``; an exception's own ``code`` attribute when it has one),
+``ChildTimeout`` / ``ChildCrashed`` when the import ran past ``--timeout`` or its child died, and
+the exception's class name for a bug. The report counts these codes (``error`` is the message
+for people).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import datetime as _dt
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sbmleq.compare import finite
+from sbmleq.core.exact import solve_equilibrium
+from sbmleq.core.steady import steady_state
+from sbmleq.io.initial import compartment_sizes, initial_values
+from sbmleq.errors import CheckpointError, SbmleqError
+from sbmleq.io.sbml_import import import_sbml, read_document
+from sbmleq.model.predictor import Predictor
+from sbmleq.solvers.isolate import ChildCrashed, ChildTimeout
+from sbmleq.solvers.roadrunner import SolverSettings, call_isolated, solve_in_process
+from sbmleq.solvers.roadrunner import init_child as rr_init
+from sbmleq.validation.items import BatchItem
+from sbmleq.validation.kinetics import kinetics_labels
+from sbmleq.validation.metrics import compare
+from sbmleq.validation.store import json_safe
+
+__all__ = ["ROW_VERSION", "analyse_model", "error_code", "init_child", "make_row", "solve_file",
+           "validate_item"]
+
+ROW_VERSION = 1
+_PREDICTORS: dict[str, Any] = {}
+_RR_KEEP = ("status", "stage", "message", "seconds", "eigenvalues_max_real", "residual", "unique",
+            "attempts", "settings")
+
+
+# ============================================================================ child side
+def init_child(quiet: bool = True) -> None:
+    """Child initializer: roadrunner imported (and quiet), and the child dies with its parent.
+
+    ``PR_SET_PDEATHSIG`` makes the kernel kill the child when the thread that started it exits,
+    so a SIGKILLed batch leaves no roadrunner process running (Linux only; elsewhere a child
+    notices the closed pipe after its current call)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:
+            os._exit(1)  # the parent died before prctl took effect
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+    rr_init(quiet)
+    if quiet:  # CVODE warnings also reach stdout; the child answers through its pipe only
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+
+
+def _predictor(checkpoint: str | None) -> Any:
+    key = checkpoint or ""
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = Predictor(checkpoint)
+    return _PREDICTORS[key]
+
+
+def error_code(exc: BaseException) -> str:
+    """The code a row records for an exception (see the module docstring)."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code:
+        return code
+    value = getattr(code, "value", None)  # an enum code
+    return value if isinstance(value, str) and value else type(exc).__name__
+
+
+def analyse_model(path: str, name: str, checkpoint: str | None) -> dict[str, Any]:
+    """Child side, step 1: import the SBML file and predict (for a model in the LIFE class).
+
+    Never raises for problems of the model: an unreadable file comes back as
+    ``{"outcome": "input_error", "error": one line, "error_code": ...}`` (:func:`error_code`).
+    Out of class: ``reasons`` (sentences), ``reason_codes`` (``Reason.to_dict()``: code, element,
+    reaction, species, message) and ``kinetics`` (reaction id -> label, :mod:`.kinetics`)."""
+
+    start = time.perf_counter()
+    try:
+        doc = read_document(path, name)
+        model = doc.getModel()
+        info: dict[str, Any] = {"name": model.getName() or model.getId(),
+                                "n_species": model.getNumSpecies(),
+                                "n_reactions": model.getNumReactions()}
+        result = import_sbml(doc, source_name=name)
+    except SbmleqError as exc:
+        return {"outcome": "input_error", "error": exc.one_line(), "error_code": error_code(exc),
+                "error_type": type(exc).__name__, "import_seconds": time.perf_counter() - start}
+    info["import_seconds"] = time.perf_counter() - start
+    info["reasons"] = [str(r) for r in result.reasons]
+    info["reason_codes"] = [r.to_dict() for r in result.reasons]
+    info["warnings"] = len(result.warnings)
+    if not result.in_class or result.network is None:
+        info["outcome"] = "out_of_class"
+        try:
+            info["kinetics"] = kinetics_labels(doc, result.reasons)
+        except Exception:  # noqa: BLE001 - a hint only
+            info["kinetics"] = {}
+        return info
+    net = result.network
+    info.update(outcome="in_class", n_nodes=net.n_nodes, n_edges=net.n_edges)
+    sizes = compartment_sizes(model)
+    values: dict[str, Any] = {}
+    try:
+        pred = _predictor(checkpoint).predict(net)
+    except Exception as exc:  # noqa: BLE001 - a model that cannot predict: recorded, not fatal
+        info["prediction"] = None
+        info["prediction_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    else:
+        info["prediction"] = {"exists": bool(pred.equilibrium_exists),
+                              "p_exists": float(pred.p_exists),
+                              "out_of_distribution": bool(pred.out_of_distribution),
+                              "ood_reasons": list(pred.ood_reasons),
+                              "residual": finite(pred.residual), "seconds": float(pred.seconds)}
+        values = pred.as_dict()
+
+    # What sbmleq reports as the steady state: the exact state the dynamics reach from the
+    # model's initial values (closed pools keep their totals), not the paper's unique-or-nothing.
+    ids = [result.node_species.get(n, n) for n in net.nodes]
+    initial = initial_values(model, ids)
+    x0 = np.array([initial[s] for s in ids], dtype=np.float64)
+    steady = steady_state(net, np.where(np.isfinite(x0), x0, 0.0))
+    pool_nodes = {i for pool in steady.pools for i in pool.nodes}
+    undetermined = [ids[k] for k in np.flatnonzero(~np.isfinite(x0)) if int(k) in pool_nodes]
+    exact_values = steady.as_dict()
+    info["exact"] = {"status": steady.status.value, "exists": bool(steady.settles),
+                     "unique": bool(solve_equilibrium(net).exists),
+                     "conserved_totals": steady.conserved_totals(),
+                     "undetermined_initial": undetermined}
+    species = []
+    for node in net.nodes:
+        sid = result.node_species.get(node, node)
+        sbml = model.getSpecies(sid)
+        amount = bool(sbml is not None and sbml.getHasOnlySubstanceUnits())
+        volume = sizes.get(sbml.getCompartment(), 1.0) if sbml is not None else 1.0
+        species.append({"id": sid, "node": node, "unit": result.species_units.get(node, ""),
+                        "amount": amount, "volume": volume, "predicted": finite(values.get(node)),
+                        "exact": finite(exact_values.get(node))})
+    info["species"] = species
+    return info
+
+
+def solve_file(path: str, settings: Any, name: str) -> Any:
+    """Child side, step 2: the roadrunner steady state of an SBML file."""
+
+    text = Path(path).read_bytes().decode("utf-8", errors="replace")
+    return solve_in_process(text, settings, name)
+
+
+# ============================================================================ one model
+def validate_item(item: BatchItem, worker: Any, *, checkpoint: str | None, timeout: float,
+                  settings: Any = None, checkpoint_info: dict[str, str] | None = None,
+                  stop: threading.Event | None = None) -> dict[str, Any] | None:
+    """One model's result row (``None`` if ``stop`` was set while it ran: not a result)."""
+
+    settings = settings or SolverSettings()
+    start = time.perf_counter()
+    try:
+        analysis = worker.call(analyse_model, str(item.path), item.id, checkpoint, timeout=timeout)
+    except ChildTimeout as exc:
+        analysis = {"outcome": "import_failure", "error_code": error_code(exc),
+                    "error": f"{item.id}: import and prediction timed out after {timeout:g} s"}
+    except ChildCrashed as exc:
+        analysis = {"outcome": "import_failure", "error_code": error_code(exc),
+                    "error": f"{item.id}: {exc}"}
+    except CheckpointError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug: recorded, the batch goes on
+        analysis = {"outcome": "import_failure", "error_code": error_code(exc),
+                    "error": f"{item.id}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"}
+    if stop is not None and stop.is_set():
+        return None
+    rr_dict: dict[str, Any] | None = None
+    if analysis["outcome"] != "input_error":
+        result = call_isolated(solve_file, str(item.path), settings, item.id, timeout=timeout,
+                               worker=worker, name=item.id, settings=settings)
+        if stop is not None and stop.is_set():
+            return None
+        rr_dict = result.to_dict()
+    return make_row(item, analysis, rr_dict, checkpoint_info=checkpoint_info, timeout=timeout,
+                    seconds=time.perf_counter() - start)
+
+
+def make_row(item: BatchItem, analysis: dict[str, Any], rr: dict[str, Any] | None, *,
+             checkpoint_info: dict[str, str] | None = None, timeout: float | None = None,
+             seconds: float | None = None) -> dict[str, Any]:
+    """The result row of one model from :func:`analyse_model`'s dict and roadrunner's
+    ``RoadRunnerResult.to_dict()`` (None when roadrunner did not run), as JSON values."""
+    row: dict[str, Any] = {"v": ROW_VERSION, "key": item.key, "id": item.id, "source": str(item.path),
+                           "name": "", "outcome": None, "error": None}
+    row.update({k: v for k, v in analysis.items() if k not in ("species",)})
+    row["roadrunner"] = None if rr is None else {k: rr.get(k) for k in _RR_KEEP}
+    if analysis["outcome"] == "in_class":
+        row.update(compare(analysis, rr))
+    row["checkpoint"] = (checkpoint_info or {}).get("name", "")
+    row["checkpoint_sha256"] = (checkpoint_info or {}).get("sha256", "")
+    row["timeout"] = timeout
+    row["seconds"] = seconds
+    row["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return json_safe(row)
