@@ -96,3 +96,20 @@ def test_bad_initial_state_names_the_node():
         steady_state(net, [1.0, -1.0])
     with pytest.raises(NetworkError, match="needs 2 values"):
         steady_state(net, [1.0])
+
+
+def test_dense_and_sparse_paths_agree(monkeypatch):
+    import sbmleq.core.steady as steady_module
+
+    rng = np.random.default_rng(5)
+    nets = generate(GeneratorConfig(n_min=2, n_max=30, excretions=(0, 2), intakes=(0, 2),
+                                    weights="loguniform", edge_factor=(0.8, 1.6)), 60, seed=4)
+    x0s = [rng.uniform(0, 2, net.n_nodes) for net in nets]
+    monkeypatch.setattr(steady_module, "DENSE_MAX", 10**9)
+    dense = steady_states(nets, x0s)
+    monkeypatch.setattr(steady_module, "DENSE_MAX", 0)
+    sparse = steady_states(nets, x0s)
+    for a, b in zip(dense, sparse):
+        assert a.status is b.status
+        assert sorted(p.nodes for p in a.pools) == sorted(p.nodes for p in b.pools)
+        np.testing.assert_allclose(a.concentrations, b.concentrations, rtol=1e-9, atol=1e-12)

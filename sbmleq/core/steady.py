@@ -21,13 +21,15 @@ conserved total of the pool. A network without closed pools settles to the uniqu
 
 All networks of a batch are solved together: the SCCs of the block-diagonal union in one search,
 one sparse LU of the union's transient system, and one sparse solve for every pool's stationary
-vector. scipy is imported on first use (its sparse modules cost ~0.1 s to import).
+vector. Batches up to ``DENSE_MAX`` nodes in all use NumPy alone (an iterative Tarjan search and
+dense solves), so a single small model never pays scipy's ~0.25 s import; larger ones use
+scipy.sparse (imported on first use).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +37,9 @@ import numpy as np
 from sbmleq.core.graph import reaches
 from sbmleq.core.network import Network
 from sbmleq.errors import NetworkError
+
+
+DENSE_MAX = 256  # total nodes up to which the batch is solved densely, without scipy
 
 
 class SteadyStatus(str, enum.Enum):
@@ -110,10 +115,6 @@ def steady_state(net: Network, initial: Sequence[float] | np.ndarray | None = No
 def steady_states(nets: Sequence[Network],
                   initials: Sequence[Sequence[float] | np.ndarray] | None = None) -> list[SteadyState]:
     """:func:`steady_state` for many networks at once (one search, one LU for the whole batch)."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components
-    from scipy.sparse.linalg import splu
-
     nets = list(nets)
     if not nets:
         return []
@@ -131,17 +132,17 @@ def steady_states(nets: Sequence[Network],
     phi = np.concatenate([net.intake for net in nets])
     ex = np.concatenate([net.excretion for net in nets])
     x0 = np.concatenate(x0s)
+    dense = n <= DENSE_MAX
 
     # Closed pools: terminal SCCs without excretion.
-    adj = csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
-    n_comp, comp = connected_components(adj, directed=True, connection="strong")
+    n_comp, comp = _strong_components(n, src, dst, dense)
     leaves = np.zeros(n_comp, bool)
     leaves[comp[src[comp[src] != comp[dst]]]] = True  # an edge leaves the component
     leaky = np.zeros(n_comp, bool)
     leaky[comp[ex > 0]] = True
     closed_comp = ~leaves & ~leaky
     pool = closed_comp[comp]  # (n,) node in a closed pool
-    fed = reaches(n, dst, src, np.flatnonzero(phi > 0))  # receives inflow (downstream of intake)
+    fed = _downstream(n, src, dst, np.flatnonzero(phi > 0), dense)  # receives inflow
     unbounded_comp = np.zeros(n_comp, bool)
     unbounded_comp[comp[pool & fed]] = True
 
@@ -157,13 +158,12 @@ def steady_states(nets: Sequence[Network],
         m_rows = np.concatenate([local[dst[inner]], np.arange(len(trans))])
         m_cols = np.concatenate([local[src[inner]], np.arange(len(trans))])
         m_vals = np.concatenate([-w[inner], out_rate[trans] + ex[trans]])
-        mat = csr_matrix((m_vals, (m_rows, m_cols)), shape=(len(trans),) * 2).tocsc()
-        lu = splu(mat)
-        x_t = lu.solve(phi[trans].copy())
+        solve = _factor(m_rows, m_cols, m_vals, len(trans), dense)
+        x_t = solve(phi[trans].copy())
         x[trans] = x_t
         into = ~pool[src] & pool[dst]  # edges from transient nodes into pools
         if into.any():
-            passed = lu.solve(x0[trans] - x_t)  # integral of the deviation from steady state
+            passed = solve(x0[trans] - x_t)  # integral of the deviation from steady state
             np.add.at(absorbed, comp[dst[into]], w[into] * passed[local[src[into]]])
 
     # Pools: stationary vector scaled to the pool's total (one row per pool holds the total).
@@ -187,10 +187,9 @@ def steady_states(nets: Sequence[Network],
         rows.append(local[anchor])
         cols.append(local[pool_nodes])
         vals.append(np.ones(len(pool_nodes)))
-        mat = csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(len(pool_nodes),) * 2).tocsc()
         rhs = np.where(is_first, totals[comp[pool_nodes]], 0.0)
-        x[pool_nodes] = splu(mat).solve(rhs) if len(pool_nodes) > 1 else rhs
+        x[pool_nodes] = _factor(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
+                                len(pool_nodes), dense)(rhs)
 
     results = []
     for k, net in enumerate(nets):
@@ -208,6 +207,91 @@ def steady_states(nets: Sequence[Network],
         results.append(SteadyState(net, status, xk, x0s[k], pools,
                                    _residual(net, xk) if status.settles else float("nan")))
     return results
+
+
+def _strong_components(n: int, src: np.ndarray, dst: np.ndarray,
+                       dense: bool) -> tuple[int, np.ndarray]:
+    """(number of SCCs, SCC label per node): scipy for large graphs, else an iterative Tarjan."""
+    if not dense:
+        from scipy.sparse import csr_matrix  # lazy: ~0.25 s to import
+        from scipy.sparse.csgraph import connected_components
+
+        adj = csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+        return connected_components(adj, directed=True, connection="strong")
+    order = np.argsort(src, kind="stable")
+    targets = dst[order].tolist()
+    start = np.searchsorted(src[order], np.arange(n + 1)).tolist()
+    index = [-1] * n
+    low = [0] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    comp = [-1] * n
+    counter = n_comp = 0
+    for root in range(n):
+        if index[root] >= 0:
+            continue
+        work = [(root, start[root])]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        while work:
+            v, k = work[-1]
+            if k < start[v + 1]:
+                work[-1] = (v, k + 1)
+                u = targets[k]
+                if index[u] < 0:
+                    index[u] = low[u] = counter
+                    counter += 1
+                    stack.append(u)
+                    on_stack[u] = True
+                    work.append((u, start[u]))
+                elif on_stack[u]:
+                    low[v] = min(low[v], index[u])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+            if low[v] == index[v]:
+                while True:
+                    u = stack.pop()
+                    on_stack[u] = False
+                    comp[u] = n_comp
+                    if u == v:
+                        break
+                n_comp += 1
+    return n_comp, np.array(comp, dtype=np.int64)
+
+
+def _downstream(n: int, src: np.ndarray, dst: np.ndarray, seeds: np.ndarray,
+                dense: bool) -> np.ndarray:
+    """Boolean per node: a seed or reachable from one along the edges."""
+    if not dense:
+        return reaches(n, dst, src, seeds)
+    seen = np.zeros(n, bool)
+    seen[seeds] = True
+    frontier = seen.copy()
+    while frontier.any():
+        step = np.zeros(n, bool)
+        step[dst[frontier[src]]] = True
+        frontier = step & ~seen
+        seen |= step
+    return seen
+
+
+def _factor(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, size: int,
+            dense: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """A solver for the (size x size) matrix given as triplets (duplicates add up)."""
+    if dense:
+        mat = np.zeros((size, size))
+        np.add.at(mat, (rows, cols), vals)
+        return lambda b: np.linalg.solve(mat, b)
+    from scipy.sparse import csr_matrix  # lazy: ~0.25 s to import
+    from scipy.sparse.linalg import splu
+
+    lu = splu(csr_matrix((vals, (rows, cols)), shape=(size, size)).tocsc())
+    return lu.solve
 
 
 def _residual(net: Network, x: np.ndarray) -> float:

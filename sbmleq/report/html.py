@@ -18,9 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from markupsafe import Markup
-
 from sbmleq.report.categories import model_categories, reason_entries
 from sbmleq.report.csv import write_csv
 from sbmleq.report.fmt import as_dict, flag, num, number, pct, pct_small, share
@@ -29,10 +26,15 @@ from sbmleq.report.summary import DECIDED, RR_STATUSES, summarize, summary_markd
 
 __all__ = ["render_html", "write_html", "write_report"]
 
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("sbmleq.report", "templates"),
-                          autoescape=True, undefined=jinja2.StrictUndefined,
-                          keep_trailing_newline=True)
-_ENV.filters.update(pct=pct, pct_small=pct_small, num=num)
+def _environment() -> Any:
+    """The template environment (jinja2 is imported here: ~50 ms that only a report needs)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sbmleq.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True)
+    env.filters.update(pct=pct, pct_small=pct_small, num=num)
+    return env
 
 
 def _text(x: Any) -> str:
@@ -50,8 +52,8 @@ def _model_row(r: dict[str, Any]) -> dict[str, Any]:
         if isinstance(pred.get("ood_reasons"), list) else []
     if r.get("outcome") == "in_class" and not detail:
         detail = f"exact LIFE: {exact_status or 'n/a'}"
-        if exact_status == "non_unique":
-            detail += " (closed pocket: the steady state depends on the initial amounts)"
+        if exact_status in ("non_unique", "conserved"):
+            detail += " (closed pool: the steady state keeps the initial totals)"
         if r.get("prediction_error"):
             detail += f"; prediction failed: {r['prediction_error']}"
         if ood_reasons:
@@ -125,6 +127,8 @@ def _context(rows: list[dict[str, Any]], s: dict[str, Any], meta: dict[str, Any]
     reasons = [{**r, "share": share(r["models"], total),
                 "width": int(220 * r["models"] / top) if top else 0} for r in s["reasons"]]
     families = [{**f, "share": share(f["models"], total)} for f in s.get("reason_families") or []]
+    from markupsafe import Markup  # jinja2's, with it
+
     plots = [Markup(p) for p in (error_histogram(rows), concentration_scatter(rows)) if p]
     return {
         "s": {**s, "reason_families": families}, "meta": meta,
@@ -146,7 +150,7 @@ def render_html(rows: Sequence[dict[str, Any]], *, summary: dict[str, Any] | Non
     rows = [r for r in rows if isinstance(r, dict)]
     s = summary or summarize(rows)
     meta = {"results": "", "command": "", **(meta or {})}
-    return _ENV.get_template("report.html.j2").render(_context(rows, s, meta))
+    return _environment().get_template("report.html.j2").render(_context(rows, s, meta))
 
 
 def write_html(rows: Sequence[dict[str, Any]], path: str | Path, *, summary: dict[str, Any] | None = None,
