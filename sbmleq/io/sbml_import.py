@@ -1,16 +1,20 @@
 """Read SBML into a LIFE :class:`~sbmleq.core.network.Network`, reaction by reaction, with a report.
 
-Each reaction is decided on its math: the kinetic law is turned into a sympy expression (function
+Each reaction is decided on its math: the kinetic law is walked into an exact expression (function
 definitions expanded, assignment rules, parameters, compartment sizes and boundary species
 substituted), then it must be affine in the floating species the reaction moves and depend on no
-other species or on time. SBML rate laws are in substance per time; the contribution to a species'
-ODE is divided by its compartment volume when the species is a concentration
-(``hasOnlySubstanceUnits="false"``), so ``k*S*V`` gives dS/dt = -k*S. Network values stay in the
-units the SBML declares for each species (``ImportResult.species_units``): never converted.
+other species or on time. The walk is an exact Laurent polynomial when the law is one (mass action,
+reversible, sources and sinks: no sympy import at all) and a sympy expression otherwise
+(:mod:`sbmleq.io.sbml_math`); both give the same result. SBML rate laws are in substance per time;
+the contribution to a species' ODE is divided by its compartment volume when the species is a
+concentration (``hasOnlySubstanceUnits="false"``), so ``k*S*V`` gives dS/dt = -k*S. Network values
+stay in the units the SBML declares for each species (``ImportResult.species_units``): never
+converted. Import time is linear in the size of the model.
 
 A model outside the class is not an exception: ``ImportResult.in_class`` is False and every
 reason is listed (``require_in_class`` raises :class:`~sbmleq.errors.OutOfClassError`).
-Unreadable input raises :class:`~sbmleq.errors.InputError`. See docs/sbml-import.md.
+Unreadable or invalid input (duplicate ids, undefined species, symbols or functions) raises
+:class:`~sbmleq.errors.InputError`. See docs/sbml-import.md.
 """
 
 from __future__ import annotations
@@ -794,8 +798,9 @@ def import_sbml(source: Any, *, source_name: str) -> ImportResult:
     """Import SBML (an ``SBMLDocument``, SBML text, or a path) as a LIFE network with a report.
 
     Raises :class:`InputError` for a missing file, malformed XML, XML that is not SBML, SBML with
-    read errors, a model without species, and parameters that are NaN/infinite or negative where
-    they set a rate. A model outside the class is returned with ``in_class=False``.
+    read errors, invalid SBML (duplicate ids; a species, symbol or function that is not defined),
+    a model without species, and parameters that are NaN/infinite or negative where they set a
+    rate. A model outside the class is returned with ``in_class=False``.
     """
     doc = read_document(source, source_name)
     model = doc.getModel()

@@ -25,7 +25,7 @@ LOW_CONFIDENCE_RESIDUAL = 0.05
 # The largest network the Predictor accepts. The model attends over dense n x n matrices (edge
 # features, masks, attention for each head), so time and memory grow as n**2: on the reference
 # CPU one prediction takes 0.5 s / 60 MB at 128 species, 3 s / 135 MB at 512, 10 s / 350 MB at
-# 1,000 and 67 s / 1.2 GB at 2,000 (docs/model.md). The model is trained on at most 64 species;
+# 1,000 and 44 s / 1.1 GB at 2,000 (docs/model.md). The model is trained on at most 64 species;
 # anything above that is flagged out of distribution, and above MAX_NODES refused (InputError).
 MAX_NODES = 1000
 # At most this many n x n entries per batch (B * n_max**2): the memory of one MAX_NODES network.
