@@ -430,7 +430,7 @@ def _summary(result: ImportResult) -> tuple:
 
 def _forced_sympy(monkeypatch) -> None:
     from sbmleq.io import sbml_import
-    from sbmleq.io.sbml_math import Opaque
+    from sbmleq.io.lin import Opaque
 
     def opaque(*args, **kwargs):
         raise Opaque("forced")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any

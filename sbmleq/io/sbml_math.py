@@ -19,24 +19,38 @@ valid SBML (an undefined symbol or function, a call with the wrong number of arg
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from sbmleq.errors import InputError
+from sbmleq.io.lin import Lin, Opaque, _norm, _number_function
 from sbmleq.io.reasons import NotInClass
 from sbmleq.io.reasons import ReasonCode as R
 
 if TYPE_CHECKING:
     import libsbml
-    import sympy
 
 AVOGADRO = 6.02214179e23  # the value libsbml and roadrunner use
 TIME = "\x00time"  # the name of time in Lin monomials (never an SBML id)
 
 
-class Opaque(Exception):
-    """The fast walker cannot represent this math exactly: use the sympy walker."""
+@functools.cache
+def _libsbml() -> Any:
+    """libsbml, imported on first use (~0.2 s)."""
+    import libsbml
+
+    return libsbml
+
+
+@functools.cache
+def leaf_types() -> frozenset[int]:
+    """AST node types that are numbers or constants."""
+    L = _libsbml()
+    return frozenset({L.AST_INTEGER, L.AST_REAL, L.AST_REAL_E, L.AST_RATIONAL, L.AST_NAME_TIME,
+                      L.AST_NAME_AVOGADRO, L.AST_CONSTANT_E, L.AST_CONSTANT_PI,
+                      L.AST_CONSTANT_TRUE, L.AST_CONSTANT_FALSE})
 
 
 class _Tables:
@@ -233,7 +247,7 @@ class _Walker:
             if bound is not None and nm in bound:
                 return bound[nm]
             return self.name(nm, local, where, stack)
-        if t in _LEAVES:
+        if t in leaf_types():
             return self.leaf(node, t)
         if t == L.AST_FUNCTION_DELAY:
             raise NotInClass(R.DELAY, "uses delay()")
@@ -251,329 +265,6 @@ class _Walker:
                                     f"{len(args)}", stack, where)
             return self.expr(fd.getBody(), {}, dict(zip(args, kids)), stack, where)
         return self.operator(t, node, kids)
-
-
-_LIB: Any = None
-_LEAVES: set[int] = set()
-
-
-def _libsbml() -> Any:
-    global _LIB
-    if _LIB is None:
-        import libsbml as L
-
-        _LEAVES.update({L.AST_INTEGER, L.AST_REAL, L.AST_REAL_E, L.AST_RATIONAL, L.AST_NAME_TIME,
-                        L.AST_NAME_AVOGADRO, L.AST_CONSTANT_E, L.AST_CONSTANT_PI,
-                        L.AST_CONSTANT_TRUE, L.AST_CONSTANT_FALSE})
-        _LIB = L
-    return _LIB
-
-
-# ============================================================================ the fast algebra
-Number = Any  # int (sympy Integer), Fraction (Rational) or float (Float)
-_MAX_TERMS = 64  # a product with more terms than this goes to sympy
-_MAX_INT_POWER = 64
-
-
-def _norm(x: Any) -> Number:
-    if isinstance(x, Fraction) and x.denominator == 1:
-        return int(x.numerator)
-    return x
-
-
-def _finite(x: float) -> float:
-    if not math.isfinite(x):
-        raise Opaque("a number overflows double precision")
-    return x
-
-
-def num_add(a: Number, b: Number) -> Number:
-    """``a + b`` as sympy computes it for two numbers (a float makes the result a float)."""
-    if isinstance(a, float) or isinstance(b, float):
-        return _finite(float(a) + float(b))
-    return _norm(a + b)
-
-
-def num_mul(a: Number, b: Number) -> Number:
-    if isinstance(a, float) or isinstance(b, float):
-        return _finite(float(a) * float(b))
-    return _norm(a * b)
-
-
-def num_inv(a: Number) -> Number:
-    """sympy's ``Pow(a, -1)``: exact for integers and rationals, one rounding for a float."""
-    if a == 0:
-        raise Opaque("division by zero")
-    if isinstance(a, float):
-        return _finite(1.0 / a)
-    if a == 1 or a == -1:
-        return a
-    return _norm(Fraction(1) / a)
-
-
-def num_div(a: Number, b: Number) -> Number:
-    """``a / b`` for two sympy numbers: a Float numerator divides once; an Integer or Rational
-    numerator over a Float is ``a * (1/b)`` (sympy's Rational.__truediv__)."""
-    if b == 0:
-        raise Opaque("division by zero")
-    if isinstance(a, float):
-        return _finite(a / float(b))
-    if isinstance(b, float):
-        return num_mul(a, num_inv(b))
-    return _norm(Fraction(a) / b)
-
-
-def num_pow_int(a: Number, n: int) -> Number:
-    if n == 0:
-        return 1
-    if n == 1:
-        return a
-    if a == 0 and n < 0:
-        raise Opaque("zero to a negative power")
-    if isinstance(a, float):
-        if n == -1:
-            return _finite(1.0 / a)
-        if n == 2:
-            return _finite(a * a)
-        try:
-            return _finite(a ** n)
-        except (OverflowError, ZeroDivisionError):
-            raise Opaque("power overflows") from None
-    if abs(n) > _MAX_INT_POWER:
-        raise Opaque("large integer power")
-    return _norm(Fraction(a) ** n)
-
-
-def _as_int(x: Number) -> int | None:
-    """The integer value of an exponent, as sympy reads it (an integral Float becomes an
-    Integer), or None."""
-    if isinstance(x, int):
-        return x
-    if isinstance(x, float) and x.is_integer() and abs(x) < 2 ** 62:
-        return int(x)
-    return None
-
-
-Mono = tuple  # ((name, exponent), ...) sorted by name; () is the constant term
-
-
-def _mono_mul(a: Mono, b: Mono) -> Mono:
-    if not a:
-        return b
-    if not b:
-        return a
-    exps = dict(a)
-    for name, e in b:
-        total = exps.get(name, 0) + e
-        if total:
-            exps[name] = total
-        else:
-            del exps[name]
-    return tuple(sorted(exps.items()))
-
-
-class Lin:
-    """A sum of monomials (species, compartments and time to integer powers) with numeric
-    coefficients: ``{((name, exponent), ...): coefficient}``. Zero coefficients are dropped."""
-
-    __slots__ = ("terms",)
-
-    def __init__(self, terms: dict[Mono, Number]) -> None:
-        self.terms = terms
-
-    @classmethod
-    def number(cls, value: Number) -> "Lin":
-        return cls({(): value} if value != 0 else {})
-
-    @classmethod
-    def symbol(cls, name: str) -> "Lin":
-        return cls({((name, 1),): 1})
-
-    def __repr__(self) -> str:
-        return f"Lin({self.terms!r})"
-
-    # -------------------------------------------------------------- queries
-    def is_number(self) -> bool:
-        return not self.terms or (len(self.terms) == 1 and () in self.terms)
-
-    def value(self) -> Number:
-        """The number this is (``is_number()``)."""
-        return self.terms.get((), 0)
-
-    def free(self) -> set[str]:
-        return {name for mono in self.terms for name, _ in mono}
-
-    def evaluate(self, env: dict[str, float]) -> float:
-        """Float value with every name given in ``env`` (raises like plain float math)."""
-        total = 0.0
-        for mono, c in self.terms.items():
-            term = float(c)
-            for name, e in mono:
-                term *= env[name] ** e
-            total += term
-        return total
-
-    # -------------------------------------------------------------- arithmetic
-    def add(self, other: "Lin") -> "Lin":
-        if not other.terms:
-            return self
-        if not self.terms:
-            return other
-        terms = dict(self.terms)
-        for mono, c in other.terms.items():
-            if mono in terms:
-                s = num_add(terms[mono], c)
-                if s == 0:
-                    del terms[mono]
-                else:
-                    terms[mono] = s
-            else:
-                terms[mono] = c
-        return Lin(terms)
-
-    def neg(self) -> "Lin":
-        return Lin({m: -c for m, c in self.terms.items()})
-
-    def mul(self, other: "Lin") -> "Lin":
-        if len(other.terms) == 1 and () in other.terms:  # times a number
-            c2 = other.terms[()]
-            return Lin({m: c for m, c1 in self.terms.items() if (c := num_mul(c1, c2)) != 0})
-        if len(self.terms) == 1 and () in self.terms:
-            c1 = self.terms[()]
-            return Lin({m: c for m, c2 in other.terms.items() if (c := num_mul(c1, c2)) != 0})
-        if len(self.terms) * len(other.terms) > _MAX_TERMS:
-            raise Opaque("a product with too many terms")
-        terms: dict[Mono, Number] = {}
-        for m1, c1 in self.terms.items():
-            for m2, c2 in other.terms.items():
-                mono, c = _mono_mul(m1, m2), num_mul(c1, c2)
-                if mono in terms:
-                    c = num_add(terms[mono], c)
-                terms[mono] = c
-        return Lin({m: c for m, c in terms.items() if c != 0})
-
-    def inverse(self) -> "Lin":
-        if len(self.terms) != 1:
-            raise Opaque("a division by a sum (or by zero)")
-        ((mono, c),) = self.terms.items()
-        return Lin({tuple((n, -e) for n, e in mono): num_inv(c)})
-
-    def div(self, other: "Lin") -> "Lin":
-        if self.is_number() and other.is_number():
-            return Lin.number(num_div(self.value(), other.value()))
-        return self.mul(other.inverse())
-
-    def pow(self, exponent: "Lin") -> "Lin":
-        if not exponent.is_number():
-            raise Opaque("a power with a variable exponent")
-        e = exponent.value()
-        n = _as_int(e)
-        if n is None:
-            if not self.is_number():
-                raise Opaque("a non-integer power of a variable")
-            base = self.value()
-            if base == 0:
-                if float(e) > 0:
-                    return Lin.number(0)
-                raise Opaque("zero to a non-positive power")
-            if base < 0:
-                raise Opaque("a negative number to a non-integer power")
-            try:
-                return Lin.number(_finite(float(base) ** float(e)))
-            except OverflowError:
-                raise Opaque("power overflows") from None
-        if n == 0:
-            return Lin.number(1)
-        if n == 1:
-            return self
-        if len(self.terms) == 1:
-            ((mono, c),) = self.terms.items()
-            return Lin({tuple((name, k * n) for name, k in mono): num_pow_int(c, n)})
-        if not self.terms:
-            if n < 0:
-                raise Opaque("zero to a negative power")
-            return self
-        if n < 0 or n > 8:
-            raise Opaque("a power of a sum")
-        out = self
-        for _ in range(n - 1):
-            out = out.mul(self)
-        return out
-
-    def diff(self, name: str) -> "Lin":
-        terms: dict[Mono, Number] = {}
-        for mono, c in self.terms.items():
-            exps = dict(mono)
-            e = exps.get(name, 0)
-            if not e:
-                continue
-            if e == 1:
-                del exps[name]
-            else:
-                exps[name] = e - 1
-            key = tuple(sorted(exps.items()))
-            value = num_mul(c, e)
-            terms[key] = num_add(terms[key], value) if key in terms else value
-        return Lin({m: c for m, c in terms.items() if c != 0})
-
-    def at_zero(self, names: set[str]) -> "Lin":
-        """Every name in ``names`` set to 0."""
-        terms = {}
-        for mono, c in self.terms.items():
-            hit = [e for n, e in mono if n in names]
-            if any(e < 0 for e in hit):
-                raise Opaque("a negative power at zero")
-            if not hit:
-                terms[mono] = c
-        return Lin(terms)
-
-
-def _number_function(t: int, kids: list[Lin]) -> Lin:
-    """Elementary functions of numbers (any variable argument: :class:`Opaque`)."""
-    if not all(k.is_number() for k in kids):
-        raise Opaque("a function of a variable")
-    L = _libsbml()
-    x = [k.value() for k in kids]
-    try:
-        if t == L.AST_FUNCTION_ABS:
-            return Lin.number(abs(x[0]))
-        if t == L.AST_FUNCTION_FLOOR:
-            return Lin.number(math.floor(x[0]))
-        if t == L.AST_FUNCTION_CEILING:
-            return Lin.number(math.ceil(x[0]))
-        if t == L.AST_FUNCTION_QUOTIENT:
-            return Lin.number(math.floor(num_div(x[0], x[1])))
-        if t == L.AST_FUNCTION_MAX and x:
-            return Lin.number(max(x))
-        if t == L.AST_FUNCTION_MIN and x:
-            return Lin.number(min(x))
-        if t == L.AST_FUNCTION_ROOT:
-            degree, value = (x[0], x[1]) if len(x) == 2 else (2, x[0])
-            if value < 0:
-                raise Opaque("root of a negative number")
-            if degree == 2:
-                return Lin.number(math.sqrt(value))
-            return Lin.number(_finite(float(value) ** (1.0 / float(degree))))
-        if t == L.AST_FUNCTION_LOG:
-            base, value = (x[0], x[1]) if len(x) == 2 else (10, x[0])
-            if value <= 0 or base <= 0 or base == 1:
-                raise Opaque("log of a non-positive number")
-            return Lin.number(math.log10(value) if base == 10 else math.log(value, base))
-        unary = {L.AST_FUNCTION_EXP: math.exp, L.AST_FUNCTION_LN: math.log,
-                 L.AST_FUNCTION_SIN: math.sin, L.AST_FUNCTION_COS: math.cos,
-                 L.AST_FUNCTION_TAN: math.tan, L.AST_FUNCTION_SINH: math.sinh,
-                 L.AST_FUNCTION_COSH: math.cosh, L.AST_FUNCTION_TANH: math.tanh,
-                 L.AST_FUNCTION_ARCSIN: math.asin, L.AST_FUNCTION_ARCCOS: math.acos,
-                 L.AST_FUNCTION_ARCTAN: math.atan}
-        if t in unary and len(x) == 1:
-            if t == L.AST_FUNCTION_LN and x[0] <= 0:
-                raise Opaque("log of a non-positive number")
-            if t == L.AST_FUNCTION_EXP and x[0] == 0:
-                return Lin.number(1)
-            return Lin.number(_finite(unary[t](float(x[0]))))
-    except (ValueError, OverflowError, TypeError, ZeroDivisionError):
-        raise Opaque("a function outside its domain") from None
-    raise Opaque("a function the fast walker does not evaluate")
 
 
 class _FastScope(_Walker):
@@ -639,109 +330,3 @@ class _FastScope(_Walker):
         if t in (L.AST_POWER, L.AST_FUNCTION_POWER):
             return kids[0].pow(kids[1])
         return _number_function(t, kids)
-
-
-# ============================================================================ sympy (fallback)
-class _Scope(_Walker):
-    """The walker to sympy expressions: what the importer falls back to."""
-
-    def __init__(self, tables: _Tables) -> None:
-        import sympy as sp
-
-        super().__init__(tables)
-        self.sp, self.lib = sp, _libsbml()
-        self.time = sp.Dummy("t")
-        self.symbols = {i: sp.Symbol(i) for i in list(self.species) + list(self.compartments)}
-        self.names = {sym: name for name, sym in self.symbols.items()}
-
-    def _float(self, value: float) -> "sympy.Expr":
-        return self.sp.Float(value)
-
-    def _symbol(self, name: str) -> "sympy.Expr":
-        return self.symbols[name]
-
-    def _free_names(self, value: Any) -> set[str]:
-        free = getattr(value, "free_symbols", set())
-        return {TIME if x == self.time else self.names.get(x, str(x)) for x in free}
-
-    def _at_time_zero(self, value: Any, species: dict[str, Any]) -> Any:
-        at_zero = {self.symbols[s]: v for s, v in species.items()}
-        return value.xreplace({**at_zero, self.time: self.sp.Integer(0)})
-
-    def _scaled(self, value: float, compartment: str | None, how: str) -> Any:
-        out = self.sp.Float(value)
-        if how == "same":
-            return out
-        size = self.symbols[compartment] if compartment is not None else self.sp.Integer(1)
-        return out / size if how == "divide" else out * size
-
-    def leaf(self, node: "libsbml.ASTNode", t: int) -> Any:
-        sp, L = self.sp, self.lib
-        if t == L.AST_INTEGER:
-            return sp.Integer(node.getInteger())
-        if t in (L.AST_REAL, L.AST_REAL_E):
-            return sp.Float(node.getReal())
-        if t == L.AST_RATIONAL:
-            return sp.Rational(node.getNumerator(), node.getDenominator())
-        return {L.AST_NAME_TIME: self.time, L.AST_NAME_AVOGADRO: sp.Float(AVOGADRO),
-                L.AST_CONSTANT_E: sp.E, L.AST_CONSTANT_PI: sp.pi, L.AST_CONSTANT_TRUE: sp.true,
-                L.AST_CONSTANT_FALSE: sp.false}[t]
-
-    def operator(self, t: int, node: "libsbml.ASTNode", kids: list[Any]) -> "sympy.Expr":
-        sp, L = self.sp, self.lib
-        n = len(kids)
-        if t == L.AST_PLUS:
-            return sp.Add(*kids)
-        if t == L.AST_TIMES:
-            return sp.Mul(*kids)
-        if t == L.AST_MINUS:
-            return -kids[0] if n == 1 else kids[0] - kids[1]
-        if t == L.AST_DIVIDE:
-            return kids[0] / kids[1]
-        if t in (L.AST_POWER, L.AST_FUNCTION_POWER):
-            base, power = kids
-            if power.is_Float and power == int(power):
-                power = sp.Integer(int(power))
-            return sp.Pow(base, power)
-        if t == L.AST_FUNCTION_ROOT:
-            return kids[-1] ** (1 / kids[0]) if n == 2 else sp.sqrt(kids[0])
-        if t == L.AST_FUNCTION_LOG:
-            return sp.log(kids[1], kids[0]) if n == 2 else sp.log(kids[0], 10)
-        if t == L.AST_FUNCTION_PIECEWISE:  # collapsed by hand: sympy's own can take minutes
-            pieces = [(kids[i], kids[i + 1]) for i in range(0, n - 1, 2)]
-            kept = []
-            for value, cond in pieces + ([(kids[-1], sp.true)] if n % 2 else []):
-                if self.time in getattr(cond, "free_symbols", ()):
-                    raise NotInClass(R.TIME_DEPENDENCE, "depends on time (a piecewise switch on time)")
-                if cond == sp.true and not kept:
-                    return value
-                if cond != sp.false:
-                    kept.append((value, cond))
-                if cond == sp.true:
-                    break
-            return sp.Piecewise(*kept, evaluate=False) if kept else sp.nan
-        if t == L.AST_FUNCTION_QUOTIENT:
-            return sp.floor(kids[0] / kids[1])
-        table = {
-            L.AST_FUNCTION_EXP: sp.exp, L.AST_FUNCTION_LN: sp.log, L.AST_FUNCTION_ABS: sp.Abs,
-            L.AST_FUNCTION_FLOOR: sp.floor, L.AST_FUNCTION_CEILING: sp.ceiling,
-            L.AST_FUNCTION_FACTORIAL: sp.factorial, L.AST_FUNCTION_SIN: sp.sin,
-            L.AST_FUNCTION_COS: sp.cos, L.AST_FUNCTION_TAN: sp.tan, L.AST_FUNCTION_SEC: sp.sec,
-            L.AST_FUNCTION_CSC: sp.csc, L.AST_FUNCTION_COT: sp.cot, L.AST_FUNCTION_SINH: sp.sinh,
-            L.AST_FUNCTION_COSH: sp.cosh, L.AST_FUNCTION_TANH: sp.tanh,
-            L.AST_FUNCTION_ARCSIN: sp.asin, L.AST_FUNCTION_ARCCOS: sp.acos,
-            L.AST_FUNCTION_ARCTAN: sp.atan, L.AST_FUNCTION_ARCSINH: sp.asinh,
-            L.AST_FUNCTION_ARCCOSH: sp.acosh, L.AST_FUNCTION_ARCTANH: sp.atanh,
-            L.AST_LOGICAL_NOT: sp.Not, L.AST_LOGICAL_AND: sp.And, L.AST_LOGICAL_OR: sp.Or,
-            L.AST_LOGICAL_XOR: sp.Xor, L.AST_LOGICAL_IMPLIES: sp.Implies,
-            L.AST_FUNCTION_MAX: sp.Max, L.AST_FUNCTION_MIN: sp.Min, L.AST_FUNCTION_REM: sp.Mod,
-        }
-        if t in table:
-            return table[t](*kids)
-        relations = {L.AST_RELATIONAL_EQ: sp.Eq, L.AST_RELATIONAL_NEQ: sp.Ne,
-                     L.AST_RELATIONAL_GT: sp.Gt, L.AST_RELATIONAL_GEQ: sp.Ge,
-                     L.AST_RELATIONAL_LT: sp.Lt, L.AST_RELATIONAL_LEQ: sp.Le}
-        if t in relations:
-            return sp.And(*[relations[t](a, b) for a, b in zip(kids, kids[1:])])
-        raise NotInClass(R.UNSUPPORTED_MATH, f"uses the MathML construct {node.getName() or f'of type {t}'}, "
-                       "which sbmleq does not interpret")
