@@ -86,11 +86,22 @@ def one_error_line(stderr: str) -> str:
 
 
 # ---------------------------------------------------------------------------- predict
+def test_predict_table_closed_pool(tmp_path):
+    model = tmp_path / "pool.ant"
+    model.write_text("J1: A -> B; 2*A\nJ2: B -> A; 1*B\nA = 3; B = 0\n")
+    res = invoke("predict", str(model))
+    assert res.exit_code == 0, res.output
+    assert "settles (exact, from the initial values)" in res.stdout
+    assert "{A, B}: total 3 (initially 3)" in res.stdout
+    assert "no unique equilibrium (p = " in res.stdout
+
+
 def test_predict_table(files):
     res = invoke("predict", files["in_class"])
     assert res.exit_code == 0, res.output
-    assert "equilibrium exists" in res.stdout
-    for word in ("distribution", "confidence", "roadrunner", "not run"):
+    assert "settles to its unique equilibrium (exact)" in res.stdout
+    assert "unique equilibrium (p = " in res.stdout  # the learned verdict, beside it
+    for word in ("steady state", "distribution", "confidence", "roadrunner", "not run"):
         assert word in res.stdout
     for species in ("A", "B", "C"):
         assert f"│ {species} " in res.stdout

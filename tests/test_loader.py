@@ -19,6 +19,7 @@ from sbmleq.io.sources import (
 )
 from sbmleq.core.network import Network
 from sbmleq.io.loader import load
+import sbmleq.api as sbmleq_api
 from sbmleq.io.sbml_export import network_to_sbml
 
 DATA = Path(__file__).parent / "data"
@@ -163,3 +164,14 @@ def test_import_is_lazy() -> None:
 
 def test_exported_text_round_trips_through_loader() -> None:
     assert load(network_to_sbml(CHAIN)).network == CHAIN
+
+
+def test_antimony_file_by_path_and_non_xml_sbml_file(tmp_path):
+    ant = tmp_path / "model.ant"
+    ant.write_text("J0: -> A; 1\nJ1: A -> ; 2*A\nA = 0\n")
+    result = load(str(ant))
+    assert result.in_class and result.network.intake.tolist() == [1.0]
+    bad = tmp_path / "model.xml"
+    bad.write_text("J0: -> A; 1\n")
+    with pytest.raises(InputError, match="model.xml: line .*: malformed XML"):
+        sbmleq_api.load(bad)

@@ -57,13 +57,38 @@ def dumps(data: Any) -> str:
 
 # ---------------------------------------------------------------------------- notes
 def verdict(result: "ModelPrediction") -> str:
+    """The exact verdict: what the dynamics do from the model's initial values."""
     if not result.in_class:
         return "not predicted: the model is outside the LIFE class (see the reasons below)"
+    status = result.steady_state_status
+    if status == "unique":
+        return "settles to its unique equilibrium (exact)"
+    if status == "conserved":
+        pools = result.conserved_totals()
+        return (f"settles (exact, from the initial values): {len(pools)} closed pool(s) keep "
+                "their conserved totals")
+    if status == "unbounded":
+        return "no steady state: an intake feeds a closed pool, which grows without bound (exact)"
+    return "-"
+
+
+def learned_note(result: "ModelPrediction") -> str:
+    """The learned model's verdict (the paper's label: a unique equilibrium)."""
     p = result.p_exists
-    if result.equilibrium_exists:
-        return f"equilibrium exists (p = {p:.3g})"
-    return (f"no unique equilibrium predicted (p_exists = {p:.3g}): some species cannot reach "
-            "an excretion, so they accumulate or keep their initial amount")
+    if p is None:
+        return "-"
+    if result.predicted_exists:
+        return f"unique equilibrium (p = {p:.3g})"
+    return f"no unique equilibrium (p = {p:.3g}): some species cannot reach an excretion"
+
+
+def pools_note(result: "ModelPrediction") -> str:
+    parts = []
+    for pool in result.conserved_totals():
+        names = ", ".join(pool["species"][:6]) + (" ..." if len(pool["species"]) > 6 else "")
+        total = "grows" if pool["unbounded"] else f"total {fmt(pool['total'], 6)}"
+        parts.append(f"{{{names}}}: {total} (initially {fmt(pool['initial'], 6)})")
+    return "; ".join(parts)
 
 
 def distribution_note(result: "ModelPrediction") -> str:
@@ -131,12 +156,17 @@ def print_prediction(out: "Console", result: "ModelPrediction") -> None:
 
     out.print(Text(result.model, style="bold underline"))
     rows = [("verdict", verdict(result))]
+    if result.conserved_totals():
+        rows.append(("closed pools", pools_note(result)))
     if result.in_class:
-        rows += [("distribution", distribution_note(result)),
+        rows += [("learned", learned_note(result)),
+                 ("distribution", distribution_note(result)),
                  ("confidence", confidence_note(result))]
     rows.append(("roadrunner", roadrunner_note(result.roadrunner)))
+    if result.steady_state_rel_l1 is not None:
+        rows.append(("steady state vs roadrunner", f"rel. L1 {fmt(result.steady_state_rel_l1, 3)}"))
     if result.rel_l1 is not None:
-        rows.append(("rel. L1 error", fmt(result.rel_l1, 3)))
+        rows.append(("learned vs roadrunner", f"rel. L1 {fmt(result.rel_l1, 3)}"))
     out.print(_kv(rows))
     if not result.in_class:
         reasons = Table(title="outside the class (per reaction)", title_justify="left")
@@ -150,13 +180,16 @@ def print_prediction(out: "Console", result: "ModelPrediction") -> None:
         checked = result.roadrunner is not None
         table = Table()
         table.add_column("species")
+        if result.in_class:
+            table.add_column("steady state", justify="right")
         table.add_column("predicted", justify="right")
         if checked:
             table.add_column("roadrunner", justify="right")
             table.add_column("rel. error", justify="right")
         table.add_column("unit")
         for sid, row in data.items():
-            cells = [sid, fmt(row["predicted"])]
+            cells = [sid] + ([fmt(row["steady_state"])] if result.in_class else [])
+            cells.append(fmt(row["predicted"]))
             if checked:
                 cells += [fmt(row["roadrunner"]), fmt(row["rel_error"], 3)]
             table.add_row(*cells, row["unit"])
@@ -237,7 +270,8 @@ def print_solve(out: "Console", result: "RoadRunnerResult") -> None:
 # ---------------------------------------------------------------------------- CSV
 PREDICT_CSV_COLUMNS = ("model", "species", "predicted", "unit", "roadrunner", "rel_error",
                        "in_class", "equilibrium_exists", "p_exists", "out_of_distribution",
-                       "confident", "roadrunner_status")
+                       "confident", "roadrunner_status", "steady_state", "steady_state_status",
+                       "predicted_exists")
 
 
 def predictions_csv(results: Sequence["ModelPrediction"]) -> str:
@@ -252,10 +286,12 @@ def predictions_csv(results: Sequence["ModelPrediction"]) -> str:
                   data["out_of_distribution"], data["confident"],
                   (data["roadrunner"] or {}).get("status")]
         species = data["species"] or {"": {"predicted": None, "unit": "", "roadrunner": None,
-                                           "rel_error": None}}
+                                           "rel_error": None, "steady_state": None}}
         for sid, row in species.items():
             writer.writerow([_cell(x) for x in [data["model"], sid, row["predicted"], row["unit"],
-                                                row["roadrunner"], row["rel_error"], *common]])
+                                                row["roadrunner"], row["rel_error"], *common,
+                                                row["steady_state"], data["steady_state_status"],
+                                                data["predicted_exists"]]])
     return buf.getvalue()
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from sbmleq.core.network import Network
 from sbmleq.io.initial import initial_values
 from sbmleq.io.sbml_import import ImportResult, import_sbml, result_from_network
-from sbmleq.io.sources import _is_sbml_document, load_sbml_text, read_document
+from sbmleq.io.sources import _is_sbml_document, load_sbml_text, parse_sbml_text, read_document
 
 if TYPE_CHECKING:
     import libsbml
@@ -39,7 +39,7 @@ class ModelSource:
         if self._document is None:
             if self.text is None:
                 raise TypeError("a Network source has no SBML document")
-            self._document = read_document(self.text, self.display)
+            self._document = parse_sbml_text(self.text, self.display)
         return self._document
 
     @property

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 _IGNORABLE_XML = {1002}  # missing encoding attribute in the XML declaration
 BIOMODELS_ID = re.compile(r"^(BIOMD|MODEL)\d{10}$")
 _ANTIMONY_HINT = re.compile(r"->|=|;|\n")
-_PATH_SUFFIX = re.compile(r"\.(xml|sbml)$", re.I)
+_PATH_SUFFIX = re.compile(r"\.(xml|sbml|ant|antimony)$", re.I)
 
 
 def biomodels_cache_dir() -> Path:
@@ -98,6 +98,17 @@ def _read_path(path: Path, display: str) -> str:
         return data.decode("latin-1")
 
 
+ANTIMONY_SUFFIXES = (".ant", ".antimony")
+
+
+def _read_model_file(path: Path, display: str) -> str:
+    """SBML text of a model file: an SBML file as it is, an Antimony file (``.ant``) converted."""
+    text = _read_path(path, display)
+    if path.suffix.lower() in ANTIMONY_SUFFIXES and not text.lstrip().startswith("<"):
+        return antimony_to_sbml(text, display)[0]
+    return text
+
+
 def _biomodel_path(model_id: str) -> Path:
     path = find_biomodel(model_id)
     if path is None:
@@ -128,7 +139,7 @@ def load_sbml_text(source: Any, *, name: str | None = None) -> tuple[str, str]:
     if isinstance(source, Network):
         return network_to_sbml(source), name or source.name or "network"
     if isinstance(source, Path):
-        return _read_path(source, name or str(source)), name or str(source)
+        return _read_model_file(source, name or str(source)), name or str(source)
     if isinstance(source, bytes):
         source = source.decode("utf-8", errors="replace")
     if isinstance(source, str):
@@ -141,7 +152,7 @@ def load_sbml_text(source: Any, *, name: str | None = None) -> tuple[str, str]:
         if kind == "antimony":
             sbml, module = antimony_to_sbml(source, name or "<antimony>")
             return sbml, name or f"<antimony {module}>"
-        return _read_path(Path(source), name or source), name or source
+        return _read_model_file(Path(source), name or source), name or source
     if hasattr(source, "getCurrentSBML"):  # a roadrunner.RoadRunner, without importing roadrunner
         try:
             sbml = source.getCurrentSBML()
@@ -164,6 +175,13 @@ def _root_tag(head: str) -> str:
     head = re.sub(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", "", head, flags=re.S)
     match = re.search(r"<\s*([A-Za-z_][\w.:-]*)", head)
     return match.group(1) if match else ""
+
+
+def parse_sbml_text(text: str, source_name: str) -> "libsbml.SBMLDocument":
+    """Parse SBML text (never taken for a path), or :class:`InputError` naming the problem."""
+    import libsbml
+
+    return _check_read_errors(libsbml.readSBMLFromString(text), text[:65536], source_name)
 
 
 def read_document(source: Any, source_name: str) -> "libsbml.SBMLDocument":
