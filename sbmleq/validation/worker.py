@@ -26,15 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from sbmleq.api import Session
 from sbmleq.compare import finite
-from sbmleq.core.exact import solve_equilibrium
-from sbmleq.core.steady import steady_state
-from sbmleq.io.initial import compartment_sizes, initial_values
+from sbmleq.core.steady import SteadyStatus
 from sbmleq.errors import CheckpointError, SbmleqError
-from sbmleq.io.sbml_import import import_sbml, read_document
-from sbmleq.model.predictor import Predictor
+from sbmleq.io.initial import compartment_sizes
+from sbmleq.io.request import open_source
 from sbmleq.solvers.isolate import ChildCrashed, ChildTimeout
 from sbmleq.solvers.roadrunner import SolverSettings, call_isolated, solve_in_process
 from sbmleq.solvers.roadrunner import init_child as rr_init
@@ -47,7 +44,7 @@ __all__ = ["ROW_VERSION", "analyse_model", "error_code", "init_child", "make_row
            "validate_item"]
 
 ROW_VERSION = 1
-_PREDICTORS: dict[str, Any] = {}
+_SESSIONS: dict[str, Session] = {}  # per child process: one loaded model per checkpoint
 _RR_KEEP = ("status", "stage", "message", "seconds", "eigenvalues_max_real", "residual", "unique",
             "attempts", "settings")
 
@@ -75,11 +72,12 @@ def init_child(quiet: bool = True) -> None:
         os.close(devnull)
 
 
-def _predictor(checkpoint: str | None) -> Any:
+def _session(checkpoint: str | None) -> Session:
+    """The child's API session for ``checkpoint`` (the model loaded once per child process)."""
     key = checkpoint or ""
-    if key not in _PREDICTORS:
-        _PREDICTORS[key] = Predictor(checkpoint)
-    return _PREDICTORS[key]
+    if key not in _SESSIONS:
+        _SESSIONS[key] = Session(model=checkpoint, timeout=None)
+    return _SESSIONS[key]
 
 
 def error_code(exc: BaseException) -> str:
@@ -92,74 +90,61 @@ def error_code(exc: BaseException) -> str:
 
 
 def analyse_model(path: str, name: str, checkpoint: str | None) -> dict[str, Any]:
-    """Child side, step 1: import the SBML file and predict (for a model in the LIFE class).
+    """Child side, step 1: what ``sbmleq predict`` answers for the SBML file (the API's own
+    :meth:`~sbmleq.api.Session.predict`: import, learned prediction, exact steady state from the
+    initial values), as a JSON-ready dict.
 
     Never raises for problems of the model: an unreadable file comes back as
     ``{"outcome": "input_error", "error": one line, "error_code": ...}`` (:func:`error_code`).
     Out of class: ``reasons`` (sentences), ``reason_codes`` (``Reason.to_dict()``: code, element,
     reaction, species, message) and ``kinetics`` (reaction id -> label, :mod:`.kinetics`)."""
-
     start = time.perf_counter()
     try:
-        doc = read_document(path, name)
-        model = doc.getModel()
+        source = open_source(Path(path), name=name)
+        model = source.model
         info: dict[str, Any] = {"name": model.getName() or model.getId(),
                                 "n_species": model.getNumSpecies(),
                                 "n_reactions": model.getNumReactions()}
-        result = import_sbml(doc, source_name=name)
+        result = _session(checkpoint).predict(source, warn=False)
+    except CheckpointError:
+        raise
     except SbmleqError as exc:
         return {"outcome": "input_error", "error": exc.one_line(), "error_code": error_code(exc),
                 "error_type": type(exc).__name__, "import_seconds": time.perf_counter() - start}
+    imported = result.imported
     info["import_seconds"] = time.perf_counter() - start
-    info["reasons"] = [str(r) for r in result.reasons]
-    info["reason_codes"] = [r.to_dict() for r in result.reasons]
-    info["warnings"] = len(result.warnings)
-    if not result.in_class or result.network is None:
+    info["reasons"] = [str(r) for r in imported.reasons]
+    info["reason_codes"] = [r.to_dict() for r in imported.reasons]
+    info["warnings"] = len(imported.warnings)
+    net, pred, steady = imported.network, result.prediction, result.steady
+    if not result.in_class or net is None or steady is None:
         info["outcome"] = "out_of_class"
         try:
-            info["kinetics"] = kinetics_labels(doc, result.reasons)
+            info["kinetics"] = kinetics_labels(source.document, imported.reasons)
         except Exception:  # noqa: BLE001 - a hint only
             info["kinetics"] = {}
         return info
-    net = result.network
     info.update(outcome="in_class", n_nodes=net.n_nodes, n_edges=net.n_edges)
-    sizes = compartment_sizes(model)
-    values: dict[str, Any] = {}
-    try:
-        pred = _predictor(checkpoint).predict(net)
-    except Exception as exc:  # noqa: BLE001 - a model that cannot predict: recorded, not fatal
-        info["prediction"] = None
-        info["prediction_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-    else:
-        info["prediction"] = {"exists": bool(pred.equilibrium_exists),
-                              "p_exists": float(pred.p_exists),
-                              "out_of_distribution": bool(pred.out_of_distribution),
-                              "ood_reasons": list(pred.ood_reasons),
-                              "residual": finite(pred.residual), "seconds": float(pred.seconds)}
-        values = pred.as_dict()
-
+    info["prediction"] = None if pred is None else {
+        "exists": bool(pred.equilibrium_exists), "p_exists": float(pred.p_exists),
+        "out_of_distribution": bool(pred.out_of_distribution),
+        "ood_reasons": list(pred.ood_reasons), "residual": finite(pred.residual),
+        "seconds": float(pred.seconds)}
     # What sbmleq reports as the steady state: the exact state the dynamics reach from the
     # model's initial values (closed pools keep their totals), not the paper's unique-or-nothing.
-    ids = [result.node_species.get(n, n) for n in net.nodes]
-    initial = initial_values(model, ids)
-    x0 = np.array([initial[s] for s in ids], dtype=np.float64)
-    steady = steady_state(net, np.where(np.isfinite(x0), x0, 0.0))
-    pool_nodes = {i for pool in steady.pools for i in pool.nodes}
-    undetermined = [ids[k] for k in np.flatnonzero(~np.isfinite(x0)) if int(k) in pool_nodes]
-    exact_values = steady.as_dict()
     info["exact"] = {"status": steady.status.value, "exists": bool(steady.settles),
-                     "unique": bool(solve_equilibrium(net).exists),
-                     "conserved_totals": steady.conserved_totals(),
-                     "undetermined_initial": undetermined}
+                     "unique": steady.status is SteadyStatus.UNIQUE,
+                     "conserved_totals": result.conserved_totals()}
+    sizes = compartment_sizes(model)
+    predicted, exact = result.predicted(), result.steady_state()
     species = []
-    for node in net.nodes:
-        sid = result.node_species.get(node, node)
+    for node, sid in zip(net.nodes, result.species):
         sbml = model.getSpecies(sid)
         amount = bool(sbml is not None and sbml.getHasOnlySubstanceUnits())
         volume = sizes.get(sbml.getCompartment(), 1.0) if sbml is not None else 1.0
-        species.append({"id": sid, "node": node, "unit": result.species_units.get(node, ""),
-                        "amount": amount, "volume": volume, "predicted": finite(values.get(node)),
-                        "exact": finite(exact_values.get(node))})
+        species.append({"id": sid, "node": node, "unit": imported.species_units.get(node, ""),
+                        "amount": amount, "volume": volume, "predicted": predicted.get(sid),
+                        "exact": exact.get(sid)})
     info["species"] = species
     return info
 
