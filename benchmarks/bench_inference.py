@@ -41,6 +41,7 @@ from sbmleq.core.exact import solve_batch  # noqa: E402
 from sbmleq.core.generators import GeneratorConfig, generate  # noqa: E402
 from sbmleq.io.sbml_export import network_to_sbml  # noqa: E402
 from sbmleq.model.predictor import Predictor  # noqa: E402
+from sbmleq.compare import rel_l1_array  # noqa: E402
 
 RR = "roadrunner load + steadyState per model"
 
@@ -141,7 +142,7 @@ def main() -> None:
         if name == "sbmleq exact batched solver":
             continue
         preds = outputs[name]
-        errs = [np.abs(p.concentrations - x).sum() / x.sum() for p, e, x in zip(preds, exists, xs)
+        errs = [rel_l1_array(p.concentrations, x) for p, e, x in zip(preds, exists, xs)
                 if e and p.concentrations is not None]
         right = np.mean([p.equilibrium_exists == e for p, e in zip(preds, exists)])
         errors[name] = f"{np.median(errs):.2e} (exists right {right:.3f})" if errs else "n/a"
@@ -151,7 +152,7 @@ def main() -> None:
         if e and got is not None:
             ids, conc = got
             order = [net.nodes.index(s) for s in ids]
-            rr_errs.append(np.abs(conc - x[order]).sum() / x[order].sum())
+            rr_errs.append(rel_l1_array(conc, x[order]))
     errors[RR] = (f"{np.median(rr_errs):.2e} ({rr_failures} failed)" if rr_errs
                   else f"n/a ({rr_failures} failed)")
 

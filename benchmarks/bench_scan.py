@@ -56,6 +56,7 @@ from sbmleq.core.exact import DenseBatch, equilibrium_exists, solve_dense_batch 
 from sbmleq.core.generators import GeneratorConfig, sample_network  # noqa: E402
 from sbmleq.core.network import Network  # noqa: E402
 from sbmleq.io.sbml_export import network_to_sbml  # noqa: E402
+from sbmleq.compare import rel_l1_array  # noqa: E402
 
 SCAN = "sbmleq scan (SBML file -> predictions)"
 FORWARD = "sbmleq Predictor.scan (forward only)"
@@ -77,7 +78,7 @@ def pick_network(n: int, seed: int) -> Network:
 
 
 def rel_l1(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    return np.abs(x - ref).sum(axis=1) / np.abs(ref).sum(axis=1)
+    return rel_l1_array(x, ref, axis=1)
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Comparing steady states: the one place that defines the errors and the unit conversion.
 
 - :func:`finite` (a JSON-ready float or None), :func:`rel_error` (per species) and
-  :func:`rel_l1` (the paper's ``sum |a - b| / sum |b|`` over species);
+  :func:`rel_l1` (the paper's ``sum |a - b| / sum |b|`` over species; :func:`rel_l1_array` for
+  many vectors at once, as training and the benchmarks use it);
 - :func:`declared_units`: roadrunner reports every species as a concentration (amount / compartment
   size); a species declared as an amount (``hasOnlySubstanceUnits``) is compared as
   ``concentration x size``, with the size at t = 0 as :func:`sbmleq.io.initial.compartment_sizes`
@@ -13,6 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from sbmleq.io.initial import compartment_sizes
 
@@ -55,6 +58,13 @@ def rel_l1(pairs: Iterable[tuple[float | None, float | None]]) -> float | None:
     if total > 0:
         return finite(diff / total)
     return 0.0 if diff == 0 else None
+
+
+def rel_l1_array(values: np.ndarray, reference: np.ndarray, axis: int = -1) -> np.ndarray:
+    """:func:`rel_l1` of many vectors at once, along ``axis`` (NaN propagates; 0/0 is NaN)."""
+    values, reference = np.asarray(values, dtype=np.float64), np.asarray(reference, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.abs(values - reference).sum(axis=axis) / np.abs(reference).sum(axis=axis)
 
 
 def amount_scales(model: "libsbml.Model", species: Iterable[str]) -> dict[str, float]:

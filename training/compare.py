@@ -55,6 +55,7 @@ from sbmleq.model.torch_model import ModelConfig, build_model, exists_probabilit
 from training.data import TEST_SEED, batch_stream, default_recipe, digests, fixed_set, label
 from training.paper_seq2seq import PaperSeq2SeqArm, Seq2SeqConfig, exact_concentrations
 from training.train import compute_loss, optimizer_step, to_tensors
+from sbmleq.compare import rel_l1_array
 
 TOLERANCES = (0.01, 0.02, 0.05, 0.10)
 DATA_SEED = 12345
@@ -170,7 +171,7 @@ def score(arm, examples, n_iters: int | None = None) -> dict:
                 errors.append(math.inf)
             else:
                 t = x_true[k, :n]
-                errors.append(float(np.abs(v - t).sum() / np.abs(t).sum()))
+                errors.append(float(rel_l1_array(v, t)))
     errors = np.array(errors)
     row = {"networks": total, "with_eq": len(errors), "exists_acc": correct / max(total, 1)}
     for tol in TOLERANCES:

@@ -23,6 +23,7 @@ from sbmleq.core.generators import GeneratorConfig
 from sbmleq.core.network import Network
 from sbmleq.model.predictor import Predictor
 from training.data import TEST_SEED, fixed_set
+from sbmleq.compare import rel_l1_array
 
 TOLERANCES = (0.01, 0.02, 0.05, 0.10)
 KEGG_PATH = Path(__file__).resolve().parents[1] / "sbmleq" / "data" / "kegg51.json"
@@ -39,7 +40,7 @@ def score(predictor: Predictor, nets: list[Network]) -> dict[str, float]:
         if p.concentrations is None:
             errors.append(np.inf)
         else:
-            errors.append(float(np.abs(p.concentrations - x).sum() / np.abs(x).sum()))
+            errors.append(float(rel_l1_array(p.concentrations, x)))
     errors = np.array(errors)
     row = {"networks": len(nets), "with_eq": int(exists.sum()),
            "existence_acc": correct / max(len(nets), 1)}
@@ -83,7 +84,7 @@ def kegg(predictor: Predictor, path: Path = KEGG_PATH) -> dict[str, float]:
     within = {tol: 0 for tol in TOLERANCES}
     for p, lab, x in zip(preds, labels, xs):
         if lab and p.concentrations is not None:
-            err = np.abs(p.concentrations - x).sum() / np.abs(x).sum()
+            err = rel_l1_array(p.concentrations, x)
             for tol in TOLERANCES:
                 within[tol] += bool(err <= tol)
         truths.append(lab)

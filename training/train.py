@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from sbmleq.model.checkpoint import read_checkpoint, save_checkpoint
 from sbmleq.model.torch_model import ModelConfig, build_model, exists_probability
 from training.data import VALIDATION_SEED, batch_stream, default_recipe, digests, fixed_set, label
+from sbmleq.compare import rel_l1_array
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -87,7 +88,7 @@ def evaluate(model, examples, device, amp: bool) -> dict[str, float]:
         x_true = to_concentrations(np.nan_to_num(ex.y, nan=-99), ex.batch)
         for k in np.flatnonzero(ex.exists):
             n = ex.batch.n_nodes[k]
-            err = np.abs(x_pred[k, :n] - x_true[k, :n]).sum() / np.abs(x_true[k, :n]).sum()
+            err = rel_l1_array(x_pred[k, :n], x_true[k, :n])
             positives += 1
             for tol in hits:
                 hits[tol] += bool(err <= tol)
