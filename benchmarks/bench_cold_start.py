@@ -12,7 +12,10 @@ a whole new process:
   load options: ``python -c "import roadrunner; o = roadrunner.LoadSBMLOptions();
   o.conservedMoieties = True; roadrunner.RoadRunner(FILE, o).steadyState()"``.
 
-Every arm is run once untimed first (file cache, ``.pyc`` files). Then the runs are interleaved
+Every arm is run once untimed first (file cache, ``.pyc`` files). ``PYTHONDONTWRITEBYTECODE`` is
+removed from the arms' environment unless ``--keep-env`` is given: an installed package has its
+bytecode compiled (pip compiles site-packages at install, as it did for roadrunner), while an
+editable checkout under that variable would recompile every one of its modules on every start. Then the runs are interleaved
 (A, B, A, B, ... with the order alternating within each round) so that a change of machine load
 hits every arm alike; every arm gets the same environment. The script prints each arm's median
 and min-max, and the ratio to roadrunner as the median and min-max of the per-round ratios
@@ -78,12 +81,17 @@ def main() -> None:
     ap.add_argument("--table", action="store_true",
                     help="also time `sbmleq predict FILE` (rich table output)")
     ap.add_argument("--no-imports", action="store_true", help="skip the -X importtime listing")
+    ap.add_argument("--keep-env", action="store_true",
+                    help="keep PYTHONDONTWRITEBYTECODE if set (no .pyc for an editable checkout)")
     args = ap.parse_args()
 
     path = Path(args.sbml).resolve()
     if not path.is_file():
         raise SystemExit(f"no such SBML file: {path}")
     env = dict(os.environ)
+    if not args.keep_env:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    bytecode = "off (PYTHONDONTWRITEBYTECODE)" if env.get("PYTHONDONTWRITEBYTECODE") else "on"
     sbmleq = sbmleq_command()
     json_arm = "sbmleq predict --format json"
     arms = {json_arm: [*sbmleq, "predict", str(path), "--format", "json"]}
@@ -104,7 +112,8 @@ def main() -> None:
     threads = ", ".join(f"{v}={env.get(v, '-')}" for v in _timing.THREAD_VARS[:2])
     print(f"cold start: {path.name}, {args.runs} interleaved runs per arm (after one untimed "
           f"run each), whole processes; {os.cpu_count()} CPUs, load average "
-          f"{_timing.load_average():.1f}; same environment for every arm ({threads})")
+          f"{_timing.load_average():.1f}; same environment for every arm ({threads}; .pyc "
+          f"cache {bytecode})")
     print(f"sbmleq: {' '.join(Path(c).name for c in arms[json_arm][:1])} predict ...; "
           f"roadrunner: python -c \"{RR_CODE}\" FILE")
     rows = []
