@@ -160,11 +160,9 @@ class _Evaluator:
         raise _Unknown(f"unsupported math ({node.getName() or t})")
 
 
-def initial_values(model: "libsbml.Model", species: list[str] | None = None) -> dict[str, float]:
-    """Initial value of each species (all, or ``species``) in its declared unit; NaN if unknown."""
-    ev = _Evaluator(model)
+def _evaluate(ev: _Evaluator, ids: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
-    for sid in species if species is not None else list(ev.species):
+    for sid in ids:
         try:
             value = float(ev.value(sid))
         except (_Unknown, ArithmeticError, ValueError, TypeError, KeyError):
@@ -173,14 +171,13 @@ def initial_values(model: "libsbml.Model", species: list[str] | None = None) -> 
     return out
 
 
+def initial_values(model: "libsbml.Model", species: list[str] | None = None) -> dict[str, float]:
+    """Initial value of each species (all, or ``species``) in its declared unit; NaN if unknown."""
+    ev = _Evaluator(model)
+    return _evaluate(ev, list(ev.species) if species is None else list(species))
+
+
 def compartment_sizes(model: "libsbml.Model") -> dict[str, float]:
     """Size of each compartment at t = 0 (initial assignments included; 1 when unset)."""
     ev = _Evaluator(model)
-    out: dict[str, float] = {}
-    for cid in ev.compartments:
-        try:
-            value = float(ev.value(cid))
-        except (_Unknown, ArithmeticError, ValueError, TypeError, KeyError):
-            value = math.nan
-        out[cid] = value if math.isfinite(value) else math.nan
-    return out
+    return _evaluate(ev, list(ev.compartments))
