@@ -148,7 +148,9 @@ class Session:
         roadrunner; see :class:`ModelPrediction`.
 
         An out-of-class model returns ``in_class=False`` without a prediction (roadrunner still
-        runs with ``check=True``) and, with ``warn``, warns naming the first reasons."""
+        runs with ``check=True``) and, with ``warn``, warns naming the first reasons. The exact
+        steady state starts from the SBML's initial values; a :class:`Network` source has none,
+        so it starts from zeros (closed pools then hold a total of 0)."""
         start = time.perf_counter()
         src = open_source(source, name=name)
         imported = src.imported()
