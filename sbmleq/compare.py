@@ -1,6 +1,8 @@
 """Comparing steady states: the one place that defines the errors and the unit conversion.
 
-- :func:`finite` (a JSON-ready float or None), :func:`rel_error` (per species) and
+- :func:`finite` (a JSON-ready float or None), :func:`rel_error` (per species, with a
+  :func:`noise_floor` at 1e-9 of the model's largest value so that a species at ~0 is not a
+  100 % error) and
   :func:`rel_l1` (the paper's ``sum |a - b| / sum |b|`` over species; :func:`rel_l1_array` for
   many vectors at once, as training and the benchmarks use it);
 - :func:`declared_units`: roadrunner reports every species as a concentration (amount / compartment
@@ -31,14 +33,26 @@ def finite(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def rel_error(value: float | None, reference: float | None) -> float | None:
-    """``|value - reference| / |reference|``; 0 when both are 0; None when undefined."""
+NOISE_FLOOR = 1e-9  # per-species errors: references below this share of the largest are noise
+
+
+def rel_error(value: float | None, reference: float | None, floor: float = 0.0) -> float | None:
+    """``|value - reference| / max(|reference|, floor)``; 0 when both are 0 (or both within the
+    floor); None when undefined. ``floor`` (see :func:`noise_floor`) keeps a species at ~0 — an
+    exact 0 against roadrunner's 1e-30 — from counting as a 100 % error."""
     p, r = finite(value), finite(reference)
     if p is None or r is None:
         return None
-    if r == 0.0:
+    scale = max(abs(r), floor)
+    if scale == 0.0:
         return 0.0 if p == 0.0 else None
-    return abs(p - r) / abs(r)
+    return abs(p - r) / scale
+
+
+def noise_floor(references: Iterable[float | None]) -> float:
+    """``NOISE_FLOOR`` times the largest finite ``|reference|`` of one model (0 if none)."""
+    values = [abs(v) for v in map(finite, references) if v is not None]
+    return NOISE_FLOOR * max(values, default=0.0)
 
 
 def rel_l1(pairs: Iterable[tuple[float | None, float | None]]) -> float | None:

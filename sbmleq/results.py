@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sbmleq.compare import finite as _num
-from sbmleq.compare import rel_error, rel_l1
+from sbmleq.compare import noise_floor, rel_error, rel_l1
 from sbmleq.core.steady import SteadyState
 from sbmleq.errors import OutOfClassError
 from sbmleq.io.sbml_import import ImportResult
@@ -148,7 +148,9 @@ class ModelPrediction:
     def rel_errors(self) -> dict[str, float | None]:
         """Learned prediction vs roadrunner, per species."""
         pred = self.predicted()
-        return {s: rel_error(pred.get(s), self.roadrunner_values.get(s)) for s in self.species}
+        floor = noise_floor(self.roadrunner_values.values())
+        return {s: rel_error(pred.get(s), self.roadrunner_values.get(s), floor)
+                for s in self.species}
 
     @property
     def rel_l1(self) -> float | None:

@@ -84,7 +84,7 @@ def _model_row(r: dict[str, Any]) -> dict[str, Any]:
 def _confusion(s: dict[str, Any]) -> list[tuple[str, list[tuple[int, str]]]]:
     conf = s["existence"]["confusion"]
     out = []
-    for e, label in (("yes", "predicted: exists"), ("no", "predicted: no equilibrium")):
+    for e, label in (("yes", "learned: unique equilibrium"), ("no", "learned: none")):
         cells = []
         for k in RR_STATUSES:
             v = conf[e][k]
@@ -112,11 +112,13 @@ def _context(rows: list[dict[str, Any]], s: dict[str, Any], meta: dict[str, Any]
     cards = [
         (s["models"], "models", ""),
         (s["in_class"], "in the LIFE class", pct(share(s["in_class"], s["models"]))),
-        (s["predicted"], "predicted", f"{s['predicted_exists']} predicted to have an equilibrium"),
         (s["rr_status_all"]["converged_stable"], "roadrunner stable", "all models"),
-        (pct(e["agreement"]), "existence agreement", f"{e['agree']}/{e['decided']} in class"),
-        (pct(e["agreement_without_pockets"]), "agreement, no pockets",
-         f"{e['agree_without_pockets']}/{e['decided_without_pockets']} (see below)"),
+        (pct(e["agreement"]), "existence agreement",
+         f"{e['agree']}/{e['decided']} in class: sbmleq's steady state"),
+        (e["decided"] - e["decided_without_pockets"], "closed pools",
+         "in class, decided by roadrunner"),
+        (pct(e["learned_agreement"]), "learned verdict",
+         f"{e['learned_agree']}/{e['learned_decided']} agree (unique equilibrium)"),
         (pct(a["share_1pct_of_stable"]), "within 1%", f"{a['within_1pct']}/{a['rr_stable']} stable in class"),
         (pct(a["share_5pct_of_stable"]), "within 5%", f"{a['within_5pct']}/{a['rr_stable']} stable in class"),
         (not_imported, "not imported", f"{s['outcomes']['input_error']} input errors, "

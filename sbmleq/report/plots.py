@@ -1,4 +1,4 @@
-"""The report's plots as inline SVG text: the relative-error histogram and the predicted vs
+"""The report's plots as inline SVG text: the relative-error histogram and the sbmleq vs
 roadrunner scatter.
 
 matplotlib (and numpy with it) is imported inside the functions, on purpose: it is a heavy
@@ -80,28 +80,32 @@ def error_histogram(rows: Sequence[dict[str, Any]]) -> str | None:
 
 
 def concentration_scatter(rows: Sequence[dict[str, Any]]) -> str | None:
-    """Log-log scatter of predicted vs roadrunner values (in / out of distribution), or None."""
+    """Log-log scatter against roadrunner of sbmleq's reported steady state and of the learned
+    prediction (in / out of distribution), or None."""
     ind: list[tuple[float, float]] = []
     ood: list[tuple[float, float]] = []
+    steady: list[tuple[float, float]] = []
     dropped = 0
     for r in _compared(rows):
         target = ood if as_dict(r.get("prediction")).get("out_of_distribution") else ind
         for sp in _species(r):
-            p, q = number(sp.get("predicted")), number(sp.get("roadrunner"))
-            if p is None or q is None:
-                continue
-            if p > 0 and q > 0:
-                target.append((q, p))
-            else:
-                dropped += 1
-    if not ind and not ood:
+            q = number(sp.get("roadrunner"))
+            for value, points in ((number(sp.get("exact")), steady),
+                                  (number(sp.get("predicted")), target)):
+                if value is None or q is None:
+                    continue
+                if value > 0 and q > 0:
+                    points.append((q, value))
+                else:
+                    dropped += 1
+    if not ind and not ood and not steady:
         return None
     import numpy as np
     from matplotlib.ticker import NullFormatter
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.6, 5.2))
-    everything = np.array(ind + ood)
+    everything = np.array(ind + ood + steady)
     lo, hi = everything.min() / 2, everything.max() * 2
     if hi / lo < 1e3:  # at least three decades, so that the log axes get major ticks
         mid = math.sqrt(lo * hi)
@@ -110,11 +114,14 @@ def concentration_scatter(rows: Sequence[dict[str, Any]]) -> str | None:
     ax.plot(line, line, color="#555", lw=1, label="y = x")
     ax.fill_between(line, line / 1.05, line * 1.05, color="#2ca02c", alpha=0.15, lw=0,
                     label="within 5%")
-    for pts, color, label in ((ind, "#1f77b4", "in distribution"),
-                              (ood, "#ff7f0e", "out of distribution")):
+    for pts, color, marker, label in (
+            (steady, "#2ca02c", "o", "sbmleq steady state (exact)"),
+            (ind, "#1f77b4", "x", "learned, in distribution"),
+            (ood, "#ff7f0e", "x", "learned, out of distribution")):
         if pts:
             a = np.array(pts)
-            ax.scatter(a[:, 0], a[:, 1], s=12, alpha=0.7, color=color, lw=0,
+            ax.scatter(a[:, 0], a[:, 1], s=14 if marker == "o" else 18, alpha=0.7, color=color,
+                       marker=marker, lw=0 if marker == "o" else 1,
                        label=f"{label} ({len(pts)})", rasterized=len(pts) > 2000)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -123,7 +130,7 @@ def concentration_scatter(rows: Sequence[dict[str, Any]]) -> str | None:
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_xlabel("roadrunner steady state")
-    ax.set_ylabel("predicted")
+    ax.set_ylabel("sbmleq")
     title = "species of in-class models (declared units)"
     if dropped:
         title += f"; {dropped} non-positive value(s) not shown"

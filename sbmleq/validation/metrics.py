@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sbmleq.compare import finite, rel_error, rel_l1
+from sbmleq.compare import finite, noise_floor, rel_error, rel_l1
 
 __all__ = ["compare"]
 
@@ -48,25 +48,24 @@ def compare(analysis: dict[str, Any], rr: dict[str, Any] | None) -> dict[str, An
     if decided and pred is not None:
         out["predicted_existence_agree"] = bool(pred["exists"]) == (status == "converged_stable")
     conc = (rr or {}).get("concentrations") or {}
+    refs = {sp_["id"]: _declared(conc.get(sp_["id"]), sp_) for sp_ in species}
+    floor = noise_floor(refs.values())
     rows = []
     pairs: list[tuple[float, float]] = []  # (reported steady state, roadrunner)
     learned: list[tuple[float, float]] = []  # (learned prediction, roadrunner)
     rels: list[float | None] = []
     for sp_ in species:
-        ref = conc.get(sp_["id"])
-        if ref is not None and sp_.get("amount"):
-            ref = ref * float(sp_.get("volume") or 1.0)
-        ref = finite(ref) if status == "converged_stable" else None
+        ref = refs[sp_["id"]] if status == "converged_stable" else None
         p, x = sp_.get("predicted"), sp_.get("exact")
         rel = None
         if x is not None and ref is not None:
-            rel = rel_error(x, ref)
+            rel = rel_error(x, ref, floor)
             rels.append(rel)
             pairs.append((x, ref))
         if p is not None and ref is not None:
             learned.append((p, ref))
         rows.append({**sp_, "roadrunner": ref, "rel_err": finite(rel),
-                     "predicted_rel_err": finite(rel_error(p, ref))})
+                     "predicted_rel_err": finite(rel_error(p, ref, floor))})
     out["species"] = rows
     out["compared_species"] = len(pairs)
     if pairs:
@@ -76,3 +75,11 @@ def compare(analysis: dict[str, Any], rr: dict[str, Any] | None) -> dict[str, An
     if learned and len(learned) == len(species):
         out["predicted_rel_l1"] = rel_l1(learned)
     return out
+
+
+def _declared(value: Any, sp_: dict[str, Any]) -> float | None:
+    """roadrunner's concentration in the species' declared unit (amount = conc x volume)."""
+    value = finite(value)
+    if value is not None and sp_.get("amount"):
+        value *= float(sp_.get("volume") or 1.0)
+    return value
