@@ -248,9 +248,8 @@ def test_network_above_the_size_limit_is_refused_before_allocating(monkeypatch) 
     def no_allocation(*args, **kwargs):
         raise AssertionError("arrays were built for a network above the limit")
 
-    monkeypatch.setattr(predictor_module, "batch_from_tokens", no_allocation)
+    monkeypatch.setattr(predictor_module, "batch_from_networks", no_allocation)
     monkeypatch.setattr(predictor_module, "batch_from_arrays", no_allocation)
-    monkeypatch.setattr(predictor_module, "encode", no_allocation)
     predictor = Predictor()
     for call in (lambda: predictor.predict(big),
                  lambda: predictor.predict_networks([Network.from_edges([("a", "b")], {"a": 1.0},

@@ -123,3 +123,13 @@ def test_corrupt_model_files(tmp_path):
     np.savez(foreign, meta=np.frombuffer(b'{"format": "other"}', dtype=np.uint8))
     with pytest.raises(CheckpointError):
         Predictor(foreign)
+
+
+def test_networks_read_directly_match_their_tokens():
+    from sbmleq.model.features import batch_from_networks
+
+    nets = _nets(6, seed=5)
+    a, b = batch_from_tokens([encode(n) for n in nets]), batch_from_networks(nets)
+    for name in ("node_mask", "log_intake", "log_excretion", "log_weight", "adjacency",
+                 "log_scale", "n_nodes", "zero_intake"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))

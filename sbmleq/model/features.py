@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sbmleq.core.network import Network
 from sbmleq.model.tokens import EDGE, NODE, NUM_POS, TokenSequence
 
 LOG_FLOOR = -12.0  # log10 value used for "absent" numbers (masked by the has_* flags)
@@ -76,6 +77,12 @@ def batch_from_arrays(items: Sequence[tuple], n_max: int | None = None) -> Array
 
 def batch_from_tokens(seqs: Sequence[TokenSequence], n_max: int | None = None) -> ArrayBatch:
     return batch_from_arrays([_arrays(s) for s in seqs], n_max=n_max)
+
+
+def batch_from_networks(nets: Sequence[Network], n_max: int | None = None) -> ArrayBatch:
+    """The batch of networks read directly (the same arrays as their token sequences give)."""
+    return batch_from_arrays([(net.n_nodes, net.src, net.dst, net.weight, net.intake,
+                               net.excretion) for net in nets], n_max=n_max)
 
 
 def to_concentrations(y: np.ndarray, batch: ArrayBatch) -> np.ndarray:

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from sbmleq.model.features import ArrayBatch, batch_from_arrays, batch_from_tokens, to_concentrations
+from sbmleq.model.features import ArrayBatch, batch_from_arrays, batch_from_networks, to_concentrations
 from sbmleq.core.network import Network
-from sbmleq.model.tokens import encode
 from sbmleq.errors import CheckpointError, InputError
 from sbmleq.model.numpy_model import NumpyGraphModel
 
@@ -209,7 +208,7 @@ class Predictor:
         name = self.path.name
         for idx in self._batches(order, [net.n_nodes for net in nets], batch_size):
             t0 = time.perf_counter()
-            batch = batch_from_tokens([encode(nets[k]) for k in idx])
+            batch = batch_from_networks([nets[k] for k in idx])  # no tokens round trip
             x, p_drain, p_exists = self._decide(batch)
             share = (time.perf_counter() - t0) / len(idx)
             for row, k in enumerate(idx):
