@@ -30,7 +30,7 @@ from sbmleq.errors import (
     SolverError,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {"Network": "sbmleq.core.network", "load": "sbmleq.api", "solve": "sbmleq.api",
          "scan": "sbmleq.api", "predict": "sbmleq.api", "Session": "sbmleq.api",
