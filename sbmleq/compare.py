@@ -95,7 +95,15 @@ def amount_scales(model: "libsbml.Model", species: Iterable[str]) -> dict[str, f
     return scales
 
 
+def in_declared_unit(concentration: float | None, amount: bool, size: float) -> float | None:
+    """roadrunner's concentration of one species in its declared unit: ``concentration x size``
+    for a species declared as an amount, the concentration itself otherwise (None stays None)."""
+    value = finite(concentration)
+    return value * size if value is not None and amount else value
+
+
 def declared_units(concentrations: Mapping[str, float], model: "libsbml.Model") -> dict[str, float]:
     """roadrunner's concentrations by species id, in each species' declared unit."""
     scales = amount_scales(model, concentrations)
-    return {s: v * scales[s] if s in scales else v for s, v in concentrations.items()}
+    return {s: in_declared_unit(v, True, scales[s]) if s in scales else v
+            for s, v in concentrations.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sbmleq.compare import finite, noise_floor, rel_error, rel_l1
+from sbmleq.compare import finite, in_declared_unit, noise_floor, rel_error, rel_l1
 
 __all__ = ["compare"]
 
@@ -78,8 +78,5 @@ def compare(analysis: dict[str, Any], rr: dict[str, Any] | None) -> dict[str, An
 
 
 def _declared(value: Any, sp_: dict[str, Any]) -> float | None:
-    """roadrunner's concentration in the species' declared unit (amount = conc x volume)."""
-    value = finite(value)
-    if value is not None and sp_.get("amount"):
-        value *= float(sp_.get("volume") or 1.0)
-    return value
+    """roadrunner's concentration in the species' declared unit (:mod:`sbmleq.compare`)."""
+    return in_declared_unit(value, bool(sp_.get("amount")), float(sp_.get("volume") or 1.0))
