@@ -33,7 +33,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -48,16 +48,14 @@ from sbmleq.io.sources import check_references
 from sbmleq.model.predictor import DEFAULT_MODEL, Predictor
 from sbmleq.parameter_scan import scan_arrays
 from sbmleq.results import ModelPrediction, ScanResult, SolveResult, unit_by_species
+from sbmleq.solvers.isolate import IsolatedWorker
 from sbmleq.solvers.roadrunner import (
     RoadRunnerResult,
+    SolverSettings,
     make_worker,
     solve_network_rr,
     solve_sbml_text,
 )
-
-if TYPE_CHECKING:
-    from sbmleq.solvers.isolate import IsolatedWorker
-    from sbmleq.solvers.roadrunner import SolverSettings
 
 __all__ = ["ModelPrediction", "ScanResult", "Session", "SolveResult", "load", "predict", "scan",
            "solve"]
@@ -79,13 +77,13 @@ class Session:
 
     def __init__(self, model: str | Path | None = None, device: str = "cpu",
                  timeout: float | None = DEFAULT_TIMEOUT,
-                 settings: "SolverSettings | None" = None):
+                 settings: SolverSettings | None = None):
         self.model = model
         self.device = device
         self.timeout = timeout
         self.settings = settings
         self._predictors: dict[tuple[str, str], Predictor] = {}
-        self._worker: "IsolatedWorker | None" = None
+        self._worker: IsolatedWorker | None = None
 
     def __enter__(self) -> "Session":
         return self
@@ -113,7 +111,7 @@ class Session:
             self._predictors[key] = Predictor(path, device=device)
         return self._predictors[key]
 
-    def _rr_worker(self) -> "IsolatedWorker":
+    def _rr_worker(self) -> IsolatedWorker:
         if self._worker is None:
             self._worker = make_worker()
         return self._worker
@@ -265,7 +263,7 @@ def load(source: Any, *, name: str | None = None) -> ImportResult:
 
 
 def solve(source: Any, *, timeout: float | None = DEFAULT_TIMEOUT,
-          settings: "SolverSettings | None" = None, name: str | None = None) -> SolveResult:
+          settings: SolverSettings | None = None, name: str | None = None) -> SolveResult:
     """roadrunner's steady state with status (converged_stable, converged_unstable,
     no_steady_state, solver_failure, timeout), stage, eigenvalues and settings used.
     ``timeout=None`` solves in this process without a limit."""
