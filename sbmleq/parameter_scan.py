@@ -17,7 +17,7 @@ import numpy as np
 from sbmleq.core.network import Network
 from sbmleq.errors import InputError
 from sbmleq.io.request import ModelSource
-from sbmleq.io.sbml_import import ImportResult, import_sbml
+from sbmleq.io.sbml_import import ImportResult, import_document
 
 
 def _columns(parameters: Any) -> tuple[dict[Any, np.ndarray], Any]:
@@ -114,7 +114,7 @@ class _Resolver:
     def _reimport(self, key: str, value: float) -> Network:
         doc = self._document()
         self._parameter(doc.getModel(), key).setValue(value)
-        result = import_sbml(doc, source_name=self.display)
+        result = import_document(doc, source_name=self.display)  # doc: our own copy
         if not result.in_class or result.network is None:
             raise InputError(f"scan parameter {key!r} = {value:g} takes the model out of the "
                              f"LIFE class ({'; '.join(map(str, result.reasons[:1]))})",

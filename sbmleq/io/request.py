@@ -16,7 +16,7 @@ import numpy as np
 
 from sbmleq.core.network import Network
 from sbmleq.io.initial import initial_values
-from sbmleq.io.sbml_import import ImportResult, import_sbml, result_from_network
+from sbmleq.io.sbml_import import ImportResult, import_document, result_from_network
 from sbmleq.io.sources import _is_sbml_document, load_sbml_text, parse_sbml_text, read_document
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class ModelSource:
             if self.network is not None:
                 self._imported = result_from_network(self.network, self.display)
             else:
-                self._imported = import_sbml(self.document, source_name=self.display)
+                self._imported = import_document(self.document, source_name=self.display)
         return self._imported
 
     def initial_state(self, net: Network, node_species: dict[str, str]) -> np.ndarray:

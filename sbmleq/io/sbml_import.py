@@ -262,7 +262,12 @@ def import_sbml(source: Any, *, source_name: str) -> ImportResult:
     a model without species, and parameters that are NaN/infinite or negative where they set a
     rate. A model outside the class is returned with ``in_class=False``.
     """
-    doc = read_document(source, source_name)
+    return import_document(read_document(source, source_name), source_name=source_name)
+
+
+def import_document(doc: "libsbml.SBMLDocument", *, source_name: str) -> ImportResult:
+    """:func:`import_sbml` for a document already read and checked (``read_document`` or
+    ``parse_sbml_text``) that the caller owns: no second copy, no second check."""
     model = doc.getModel()
     if model.getNumSpecies() == 0:
         raise InputError("the model has no species", source=source_name,
