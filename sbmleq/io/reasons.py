@@ -37,6 +37,9 @@ class ReasonCode(str, enum.Enum):
     NO_FLOATING_SPECIES = "no_floating_species"
     MISSING_VALUE = "missing_value"
     UNSUPPORTED_MATH = "unsupported_math"
+    RATE_OF = "rate_of"
+    INVALID_VALUE = "invalid_value"
+    FAST_REACTION = "fast_reaction"
 
     @property
     def label(self) -> str:
@@ -66,6 +69,9 @@ _LABELS = {
     ReasonCode.NO_FLOATING_SPECIES: "no species changed by reactions",
     ReasonCode.MISSING_VALUE: "missing values",
     ReasonCode.UNSUPPORTED_MATH: "unsupported math",
+    ReasonCode.RATE_OF: "rateOf (a rate of change used as a value)",
+    ReasonCode.INVALID_VALUE: "value a reaction network cannot hold (negative, NaN, size <= 0)",
+    ReasonCode.FAST_REACTION: "fast reactions (roadrunner 2.10 refuses them)",
 }
 
 
