@@ -1,0 +1,13 @@
+"""sbmleq's own verified steady-state solver for general reaction networks.
+
+``solve_steady_state`` (one state, the staged chain of :mod:`sbmleq.core.solve.chain`) and
+``solve_batch`` (many parameter sets or initial states: :mod:`sbmleq.core.solve.batched`).
+See docs/general-solver.md.
+"""
+
+from sbmleq.core.solve.batched import solve_batch
+from sbmleq.core.solve.chain import solve_steady_state
+from sbmleq.core.solve.outcome import SolveSettings, SolveStatus, StageRecord, SteadyStateResult
+
+__all__ = ["solve_steady_state", "solve_batch", "SolveSettings", "SolveStatus", "StageRecord",
+           "SteadyStateResult"]

@@ -1,0 +1,321 @@
+"""The system one solve works on, its reduced coordinates, and the verification of an answer.
+
+A network's state ``x`` (declared units) keeps the conserved totals ``T = L (x_s * V_s)`` of its
+initial state (``x_s`` the state species, ``V`` their compartment sizes, ``L`` the integer
+conservation laws of :mod:`sbmleq.core.conservation`). Each law has a dependent species that no
+other law reads, so the states of one conservation class are the affine family
+
+    x = offset + Z y,      y = x[keep]  (the independent species, then the rate-rule variables)
+
+with ``x_dep = (T_j - sum_i L_ji V_i y_i) / (L_j,dep V_dep)``. Newton works on ``y``; the reduced
+Jacobian ``J[keep] @ Z`` has the eigenvalues of the dynamics inside the class (the zero
+eigenvalues that the conservation laws give the full Jacobian are gone).
+
+Residual scale (what "relative residual" means everywhere in the solver): each rate law (and
+rate rule) is split into its additive terms (:func:`flux_terms`: a reversible law
+``kf*S*E - kr*ES`` into its forward and backward fluxes), and its *gross flux* ``g_j`` is the sum
+of the terms' magnitudes. For a species row ``s_i = sum_j |N_ij| g_j / V_i``, everything that
+flows in and out; for a rate-rule row, its own gross value. The relative residual is
+``max_i |f_i| / (s_i + 1e-6 max(max_k s_k, S0) + 1e-300)`` (``S0`` = ``max_k s_k`` at ``x0``): each balance relative to its own throughput,
+with a floor at a millionth of the largest throughput (at ``x`` or at the initial state, whichever
+is larger) so that a species with negligible flux does not demand more digits than floating
+point gives, and a state where every flux has died out (everything consumed) is measured
+against the fluxes that were there at the start. Everything here broadcasts over leading
+batch dimensions (the batched solver uses the same functions).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import cached_property
+import numpy as np
+
+from sbmleq.core.compile import CompiledNetwork, _NumpyOps, compile_expressions
+from sbmleq.core.expr import Expr, Op, mul
+from sbmleq.core.solve.outcome import SolveSettings
+
+__all__ = ["Reduction", "ResidualScale", "ReducedSystem", "Check", "state_volumes", "verify",
+           "SCALE_FLOOR"]
+
+SCALE_FLOOR = 1e-6  # of the largest throughput: the smallest scale a balance is measured against
+TERM_LIMIT = 64  # a rate law is split into at most this many terms for its gross flux
+
+
+def state_volumes(compiled: CompiledNetwork, p: np.ndarray) -> np.ndarray:
+    """Per state variable the size its rate is divided by, read from ``p`` ``(..., n_state)``."""
+    index = {c: i for i, c in enumerate(compiled.parameter_ids)}
+    p = np.asarray(p, dtype=np.float64)
+    out = np.ones(p.shape[:-1] + (compiled.n_state,))
+    for i, c in enumerate(compiled.network.volume_ids):
+        if c is not None:
+            out[..., i] = p[..., index[c]]
+    return out
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """The split of the state into independent (``keep``) and dependent (``dep``) variables."""
+
+    keep: np.ndarray
+    dep: np.ndarray
+    laws: np.ndarray  # (n_laws, n_species) float
+    n_species: int
+    n_state: int
+
+    @classmethod
+    def of(cls, compiled: CompiledNetwork) -> "Reduction":
+        net = compiled.network
+        cons = net.conservation
+        dep = np.array(cons.dependent, dtype=np.int64)
+        keep = np.array([i for i in range(net.n_state) if i not in set(cons.dependent)],
+                        dtype=np.int64)
+        return cls(keep, dep, np.asarray(cons.matrix, dtype=np.float64),
+                   len(net.state_species), net.n_state)
+
+    @property
+    def m(self) -> int:
+        return len(self.keep)
+
+    def totals(self, x: np.ndarray, vol: np.ndarray) -> np.ndarray:
+        k = self.n_species
+        return (x[..., :k] * vol[..., :k]) @ self.laws.T
+
+    def affine(self, vol: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``offset (..., n)`` and ``Z (..., n, m)`` with ``x = offset + Z y`` in the class."""
+        shape = np.broadcast_shapes(vol.shape[:-1], np.shape(totals)[:-1])
+        offset = np.zeros(shape + (self.n_state,))
+        z = np.zeros(shape + (self.n_state, self.m))
+        z[..., self.keep, np.arange(self.m)] = 1.0
+        if len(self.dep):
+            ks = self.keep[self.keep < self.n_species]
+            rows = np.arange(len(self.dep))
+            pivot = self.laws[rows, self.dep] * vol[..., self.dep]  # (..., n_laws)
+            z[..., self.dep, :len(ks)] = -(self.laws[:, ks] * vol[..., None, ks]) \
+                / pivot[..., :, None]
+            offset[..., self.dep] = totals / pivot
+        return offset, z
+
+    def conservation_error(self, x: np.ndarray, vol: np.ndarray,
+                           totals: np.ndarray) -> np.ndarray:
+        """Per item the largest relative violation ``|L a - T| / max(sum |L||a|, |T|)``."""
+        if not len(self.dep):
+            return np.zeros(np.shape(x)[:-1])
+        k = self.n_species
+        a = x[..., :k] * vol[..., :k]
+        size = np.maximum(np.abs(a) @ np.abs(self.laws).T, np.abs(totals))
+        err = np.abs(a @ self.laws.T - totals) / (size + 1e-300)
+        return err.max(axis=-1)
+
+
+def flux_terms(e: Expr, limit: int = TERM_LIMIT) -> list[Expr]:
+    """``e`` as a sum of terms: sums split, products distributed over the sums among their
+    factors (``c * (kf*S*E - kr*ES) / K`` gives ``c*kf*S*E/K`` and ``-c*kr*ES/K``), unless that
+    would make more than ``limit`` terms."""
+    if isinstance(e, Op) and e.op == "add":
+        out = [t for a in e.args for t in flux_terms(a, limit)]
+        return out if len(out) <= limit else [e]
+    if isinstance(e, Op) and e.op == "mul":
+        lists = [flux_terms(f, limit) for f in e.args]
+        if math.prod(len(x) for x in lists) > limit:
+            return [e]
+        return [mul(*combo) for combo in itertools.product(*lists)]
+    return [e]
+
+
+class ResidualScale:
+    """The throughput each balance is measured against (module docstring)."""
+
+    def __init__(self, compiled: CompiledNetwork) -> None:
+        net = compiled.network
+        self.compiled = compiled
+        self.abs_n = np.abs(np.asarray(net.stoichiometry))
+        self.k = len(net.state_species)
+        laws = [r.rate for r in net.reactions] + [rule.rate for rule in net.rate_rules]
+        terms: list[Expr] = []
+        owner: list[int] = []
+        for j, law in enumerate(laws):
+            parts = flux_terms(law)
+            terms += parts
+            owner += [j] * len(parts)
+        self.sum_terms = np.zeros((len(terms), len(laws)))  # term -> its law
+        self.sum_terms[np.arange(len(terms)), owner] = 1.0
+        self._terms = compile_expressions(terms, net.state_ids, net.parameter_ids)[1]
+
+    def gross(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Per law (reactions, then rate rules) the sum of its terms' magnitudes."""
+        shape = np.broadcast_shapes(x.shape[:-1], p.shape[:-1])
+        with np.errstate(all="ignore"):
+            vals = self._terms(x, p, _NumpyOps)
+        out = np.empty(shape + (len(vals),))
+        for k, v in enumerate(vals):
+            out[..., k] = np.abs(v)
+        return out @ self.sum_terms
+
+    def scale(self, x: np.ndarray, p: np.ndarray, vol: np.ndarray) -> np.ndarray:
+        x, p = np.asarray(x, dtype=np.float64), np.asarray(p, dtype=np.float64)
+        g = self.gross(x, p)
+        r = self.abs_n.shape[1]
+        species = (g[..., :r] @ self.abs_n.T) / vol[..., :self.k]
+        return np.concatenate([species, g[..., r:]], axis=-1)
+
+    @staticmethod
+    def floor(s: np.ndarray, ref: np.ndarray | float = 0.0) -> np.ndarray:
+        """``SCALE_FLOOR`` times the larger of the largest throughput and ``ref`` (the
+        throughput at the initial state), keeping the last axis."""
+        top = np.maximum(np.max(s, axis=-1, initial=0.0), ref)
+        return (SCALE_FLOOR * top + 1e-300)[..., None]
+
+    @staticmethod
+    def relative(f: np.ndarray, s: np.ndarray, ref: np.ndarray | float = 0.0) -> np.ndarray:
+        """``max_i |f_i| / (s_i + floor)`` per item (inf when ``f`` is not finite)."""
+        if f.shape[-1] == 0:
+            return np.zeros(f.shape[:-1])
+        with np.errstate(invalid="ignore"):
+            r = np.max(np.abs(f) / (s + ResidualScale.floor(s, ref)), axis=-1)
+        return np.where(np.all(np.isfinite(f), axis=-1), r, np.inf)
+
+
+@dataclass(eq=False)
+class ReducedSystem:
+    """One parameter set and one conservation class of one compiled network."""
+
+    compiled: CompiledNetwork
+    p: np.ndarray
+    x0: np.ndarray
+    reduction: Reduction
+    scaler: ResidualScale
+
+    @classmethod
+    def build(cls, compiled: CompiledNetwork, x0: np.ndarray | None = None,
+              p: np.ndarray | None = None, scaler: ResidualScale | None = None) -> "ReducedSystem":
+        x0 = compiled.x0 if x0 is None else np.asarray(x0, dtype=np.float64)
+        p = compiled.p0 if p is None else np.asarray(p, dtype=np.float64)
+        return cls(compiled, p, x0, Reduction.of(compiled), scaler or ResidualScale(compiled))
+
+    @cached_property
+    def volumes(self) -> np.ndarray:
+        return state_volumes(self.compiled, self.p)
+
+    @cached_property
+    def totals(self) -> np.ndarray:
+        return self.reduction.totals(self.x0, self.volumes)
+
+    @cached_property
+    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.reduction.affine(self.volumes, self.totals)
+
+    @property
+    def n_species(self) -> int:
+        return self.reduction.n_species
+
+    @cached_property
+    def x_scale(self) -> float:
+        """A magnitude for the state: the largest |x0| or conserved total, 1 when all are 0."""
+        vals = [np.max(np.abs(self.x0), initial=0.0),
+                np.max(np.abs(self.totals), initial=0.0)]
+        s = max(vals)
+        return s if s > 0 else 1.0
+
+    def full(self, y: np.ndarray) -> np.ndarray:
+        offset, z = self._affine
+        return offset + z @ y
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """The state of the class with the same independent values as ``x``."""
+        return self.full(np.asarray(x, dtype=np.float64)[self.reduction.keep])
+
+    @cached_property
+    def _combine(self) -> np.ndarray:
+        """``(n_reactions + n_rules, n_state)``: rates times this matrix is the rhs."""
+        net = self.compiled.network
+        n = np.asarray(net.stoichiometry)
+        r, k = n.shape[1], self.n_species
+        out = np.zeros((r + len(net.rate_rules), self.compiled.n_state))
+        out[:r, :k] = n.T / self.volumes[:k]
+        out[r:, k:] = np.eye(len(net.rate_rules))
+        return out
+
+    def rhs(self, x: np.ndarray) -> np.ndarray:
+        """``compiled.rhs(x, p)`` with the stoichiometry and volumes folded into one matrix
+        (a third of the per-call cost, which the integrator pays at every step)."""
+        return self.compiled.rates(x, self.p) @ self._combine
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        return self.compiled.jacobian(x, self.p, sparse=False)
+
+    def reduced_jacobian(self, x: np.ndarray, jac: np.ndarray | None = None) -> np.ndarray:
+        j = self.jacobian(x) if jac is None else jac
+        return j[self.reduction.keep] @ self._affine[1]
+
+    @cached_property
+    def ref_scale(self) -> float:
+        """The largest throughput at the initial state (part of the residual floor)."""
+        s = self.scaler.scale(self.x0, self.p, self.volumes)
+        top = float(np.max(s, initial=0.0))
+        return top if np.isfinite(top) else 0.0
+
+    def scale(self, x: np.ndarray) -> np.ndarray:
+        return self.scaler.scale(x, self.p, self.volumes)
+
+    def residual(self, x: np.ndarray, f: np.ndarray | None = None) -> float:
+        f = self.rhs(x) if f is None else f
+        return float(ResidualScale.relative(f, self.scale(x), self.ref_scale))
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Scaled max-norm distance: ``max_i |a_i - b_i| / (|b_i| + 1e-6 x_scale)``."""
+        return float(np.max(np.abs(a - b) / (np.abs(b) + 1e-6 * self.x_scale), initial=0.0))
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verification of one candidate state (see :func:`verify`)."""
+
+    state: np.ndarray
+    ok: bool
+    residual: float
+    conservation: float
+    max_real: float | None
+    stable: bool | None
+    reason: str = ""
+
+
+def max_real_eigenvalue(jr: np.ndarray) -> float:
+    if jr.shape[-1] == 0:
+        return -np.inf
+    return float(np.max(np.linalg.eigvals(jr).real))
+
+
+def classify(max_real: float, jr: np.ndarray, settings: SolveSettings) -> bool | None:
+    """True: stable, False: unstable, None: marginal (|max Re| within the tolerance)."""
+    norm = float(np.max(np.sum(np.abs(jr), axis=-1), initial=0.0)) if jr.size else 0.0
+    tol = settings.eig_tol * max(norm, 1e-300)
+    if max_real < -tol:
+        return True
+    return False if max_real > tol else None
+
+
+def verify(system: ReducedSystem, x: np.ndarray, settings: SolveSettings) -> Check:
+    """Accept ``x`` as a steady state of ``system`` only when it is finite, non-negative (tiny
+    round-off negatives clipped), in the initial state's conservation class, and its relative
+    residual is within tolerance; then classify its stability from the reduced Jacobian."""
+    x = np.array(x, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        return Check(x, False, np.inf, np.inf, None, None, "not finite")
+    k = system.n_species
+    low = -settings.negative_tol * max(float(np.max(np.abs(x[:k]), initial=0.0)), 1e-300)
+    if k and np.min(x[:k]) < low:
+        return Check(x, False, np.inf, np.inf, None, None, "negative species")
+    x[:k] = np.maximum(x[:k], 0.0)
+    res = system.residual(x)
+    cons = float(system.reduction.conservation_error(x, system.volumes, system.totals))
+    if not res <= settings.residual_tol:
+        return Check(x, False, res, cons, None, None, f"residual {res:.2e}")
+    if not cons <= settings.conservation_tol:
+        return Check(x, False, res, cons, None, None, f"conservation error {cons:.2e}")
+    jr = system.reduced_jacobian(x)
+    if not np.all(np.isfinite(jr)):
+        return Check(x, True, res, cons, None, None, "jacobian not finite")
+    mr = max_real_eigenvalue(jr)
+    return Check(x, True, res, cons, mr, classify(mr, jr, settings))
