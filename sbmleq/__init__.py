@@ -6,7 +6,9 @@ The Python API (:mod:`sbmleq.api`)::
     import sbmleq
 
     sbmleq.predict(source, model=None, check=False)  # ModelPrediction
-    sbmleq.solve(source, timeout=30)                  # roadrunner ground truth (SolveResult)
+    sbmleq.solve(source, timeout=30)                  # verified steady state (GeneralSolveResult)
+    sbmleq.solve(source, engine="roadrunner")         # roadrunner's staged chain (SolveResult)
+    sbmleq.load_network(source)                       # GeneralImport: a ReactionNetwork
     sbmleq.load(source)                               # ImportResult: network + import report
     sbmleq.scan(source, parameters)                   # ScanResult: batched parameter scan
 
@@ -35,7 +37,9 @@ __version__ = "0.2.0"
 _LAZY = {"Network": "sbmleq.core.network", "load": "sbmleq.api", "solve": "sbmleq.api",
          "scan": "sbmleq.api", "predict": "sbmleq.api", "Session": "sbmleq.api",
          "ModelPrediction": "sbmleq.results", "ScanResult": "sbmleq.results",
-         "SolveResult": "sbmleq.results"}
+         "SolveResult": "sbmleq.results", "GeneralSolveResult": "sbmleq.general",
+         "ReactionNetwork": "sbmleq.core.reactions", "SolveSettings": "sbmleq.core.solve",
+         "load_network": "sbmleq.api"}
 
 
 def __getattr__(name: str) -> Any:
@@ -50,19 +54,23 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CheckpointError",
+    "GeneralSolveResult",
     "InputError",
     "ModelPrediction",
     "Network",
     "NetworkError",
     "OutOfClassError",
     "OutOfClassWarning",
+    "ReactionNetwork",
     "SbmleqError",
     "ScanResult",
     "Session",
     "SolveResult",
+    "SolveSettings",
     "SolverError",
     "__version__",
     "load",
+    "load_network",
     "predict",
     "scan",
     "solve",

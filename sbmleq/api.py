@@ -6,7 +6,8 @@
 
     result = sbmleq.predict("model.xml", check=True)   # ModelPrediction
     result.to_frame()                                   # DataFrame indexed by species id
-    sbmleq.solve("model.xml")                           # roadrunner ground truth (SolveResult)
+    sbmleq.solve("model.xml")                           # sbmleq's verified steady state
+    sbmleq.solve("model.xml", engine="roadrunner")      # roadrunner's staged chain (SolveResult)
     sbmleq.load("model.xml")                            # ImportResult: network + report
     sbmleq.scan("model.xml", {"k1": [0.1, 1, 10]})      # ScanResult: one row per parameter set
 
@@ -30,6 +31,7 @@ first reasons; the command line exits 3. Unreadable input raises
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -41,7 +43,10 @@ from sbmleq.compare import declared_units
 from sbmleq.core.exact import DenseBatch, solve_dense_batch
 from sbmleq.core.network import Network
 from sbmleq.core.steady import steady_state
+from sbmleq.core.solve import SolveSettings
 from sbmleq.errors import InputError, OutOfClassWarning
+from sbmleq.general import GeneralSolveResult, solve_source
+from sbmleq.io.general_import import GeneralImport
 from sbmleq.io.request import ModelSource, open_source
 from sbmleq.io.sbml_import import ImportResult
 from sbmleq.io.sources import check_references
@@ -57,8 +62,8 @@ from sbmleq.solvers.roadrunner import (
     solve_sbml_text,
 )
 
-__all__ = ["ModelPrediction", "ScanResult", "Session", "SolveResult", "load", "predict", "scan",
-           "solve"]
+__all__ = ["GeneralSolveResult", "ModelPrediction", "ScanResult", "Session", "SolveResult",
+           "SolveSettings", "load", "load_network", "predict", "scan", "solve"]
 
 DEFAULT_TIMEOUT = 30.0
 _SESSION: Any = object()  # "use the session's setting"
@@ -77,11 +82,13 @@ class Session:
 
     def __init__(self, model: str | Path | None = None, device: str = "cpu",
                  timeout: float | None = DEFAULT_TIMEOUT,
-                 settings: SolverSettings | None = None):
+                 settings: SolverSettings | None = None,
+                 solve_settings: SolveSettings | None = None):
         self.model = model
         self.device = device
         self.timeout = timeout
-        self.settings = settings
+        self.settings = settings  # roadrunner's chain
+        self.solve_settings = solve_settings or SolveSettings()  # sbmleq's own solver
         self._predictors: dict[tuple[str, str], Predictor] = {}
         self._worker: IsolatedWorker | None = None
 
@@ -121,10 +128,31 @@ class Session:
         """Import ``source`` as a LIFE network with the per-reaction report."""
         return open_source(source, name=name).imported()
 
-    def solve(self, source: Any, *, timeout: float | None = _SESSION,
-              name: str | None = None) -> SolveResult:
-        """roadrunner's steady state of ``source`` with status, stage and stability."""
-        return SolveResult.of(self._solve(open_source(source, name=name), timeout))
+    def load_network(self, source: Any, *, name: str | None = None) -> GeneralImport:
+        """Import ``source`` as a general reaction network (``.network``, ``.reasons`` with
+        codes, ``.families``)."""
+        return open_source(source, name=name).general()
+
+    def solve(self, source: Any, *, engine: str = "sbmleq", timeout: float | None = _SESSION,
+              name: str | None = None) -> GeneralSolveResult | SolveResult:
+        """The steady state of ``source`` from its own initial state.
+
+        ``engine="sbmleq"`` (default): sbmleq's verified solver on the model imported as a
+        reaction network (any kinetics; :class:`~sbmleq.errors.OutOfClassError` for events,
+        delays, algebraic rules or explicit time), a :class:`GeneralSolveResult`.
+        ``engine="roadrunner"``: roadrunner's staged chain in the worker process, a
+        :class:`SolveResult`. ``timeout``: wall-clock seconds for the solve."""
+        src = open_source(source, name=name)
+        if engine == "roadrunner":
+            return SolveResult.of(self._solve(src, timeout))
+        if engine != "sbmleq":
+            raise InputError(f"unknown engine {engine!r} (sbmleq or roadrunner)",
+                             source=src.display)
+        timeout = self.timeout if timeout is _SESSION else timeout
+        settings = self.solve_settings
+        if timeout is not None:
+            settings = dataclasses.replace(settings, timeout=float(timeout))
+        return solve_source(src, settings=settings)
 
     def _solve(self, src: ModelSource, timeout: float | None) -> RoadRunnerResult:
         timeout = self.timeout if timeout is _SESSION else timeout
@@ -262,13 +290,28 @@ def load(source: Any, *, name: str | None = None) -> ImportResult:
     return Session().load(source, name=name)
 
 
-def solve(source: Any, *, timeout: float | None = DEFAULT_TIMEOUT,
-          settings: SolverSettings | None = None, name: str | None = None) -> SolveResult:
-    """roadrunner's steady state with status (converged_stable, converged_unstable,
-    no_steady_state, solver_failure, timeout), stage, eigenvalues and settings used.
-    ``timeout=None`` solves in this process without a limit."""
-    with Session(timeout=timeout, settings=settings) as session:
-        return session.solve(source, name=name)
+def load_network(source: Any, *, name: str | None = None) -> GeneralImport:
+    """Import any supported source as a general reaction network: ``.network`` (a
+    :class:`~sbmleq.core.reactions.ReactionNetwork`, or None), ``.reasons`` (codes) and
+    ``.families`` (rate-law family per reaction)."""
+    return Session().load_network(source, name=name)
+
+
+def solve(source: Any, *, engine: str = "sbmleq", timeout: float | None = DEFAULT_TIMEOUT,
+          settings: SolverSettings | SolveSettings | None = None,
+          name: str | None = None) -> GeneralSolveResult | SolveResult:
+    """The steady state the model reaches from its own initial state.
+
+    ``engine="sbmleq"`` (default): sbmleq's verified solver (status stable, unstable,
+    oscillation, unbounded, not_found, failed, timeout; residual, stages, conserved totals), a
+    :class:`GeneralSolveResult`; ``settings`` a :class:`~sbmleq.core.solve.SolveSettings`.
+    ``engine="roadrunner"``: roadrunner's staged chain (converged_stable, converged_unstable,
+    no_steady_state, solver_failure, timeout), a :class:`SolveResult`; ``settings`` a
+    :class:`SolverSettings`; ``timeout=None`` solves in this process without a limit."""
+    rr = settings if isinstance(settings, SolverSettings) else None
+    own = settings if isinstance(settings, SolveSettings) else None
+    with Session(timeout=timeout, settings=rr, solve_settings=own) as session:
+        return session.solve(source, engine=engine, name=name)
 
 
 def predict(source: Any, *, model: str | Path | None = None, check: bool = False,

@@ -258,14 +258,31 @@ def test_out_of_class_is_a_result_not_an_exception(session):
         result.require_in_class()
 
 
+def test_solve_sbmleq_engine(session, sbml_path):
+    result = sbmleq.solve(sbml_path)
+    assert isinstance(result, sbmleq.GeneralSolveResult)
+    assert result.status.value == "stable" and result.stable and result.eigenvalues_max_real < 0
+    assert result.residual <= 1e-9 and result.stages[-1]["outcome"] == "stable"
+    assert result.concentrations == pytest.approx(EXACT, rel=1e-9)
+    data = json.loads(result.to_json())
+    for key in ("status", "concentrations", "eigenvalues_max_real", "stage", "seconds",
+                "settings", "stable", "residual", "stages", "conserved_totals"):
+        assert key in data
+    assert result.to_frame().loc["C", "concentration"] == pytest.approx(EXACT["C"])
+    by_network = session.solve(NET)  # a LIFE Network converts exactly (initial values 0)
+    assert by_network.concentrations["A"] == pytest.approx(EXACT["A"])
+    with pytest.raises(InputError):
+        session.solve(sbml_path, engine="copasi")
+
+
 def test_solve(session, sbml_path):
-    result = sbmleq.solve(sbml_path, timeout=None)
+    result = sbmleq.solve(sbml_path, timeout=None, engine="roadrunner")
     assert isinstance(result, SolveResult)
     assert result.status.value == "converged_stable" and result.eigenvalues_max_real < 0
     frame = result.to_frame()
     assert frame.loc["C", "concentration"] == pytest.approx(EXACT["C"])
     assert json.loads(result.to_json())["status"] == "converged_stable"
-    by_network = session.solve(NET)
+    by_network = session.solve(NET, engine="roadrunner")
     assert by_network.concentrations["A"] == pytest.approx(EXACT["A"])
     with pytest.raises(InputError):
         session.solve("<sbml><model")

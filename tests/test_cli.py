@@ -308,8 +308,26 @@ def test_import_model_level_reason_table():
     assert one_error_line(res.stderr).startswith(f"error: {events}: outside the LIFE class: ")
 
 
+def test_solve_command_sbmleq_engine(files):
+    res = invoke("solve", files["in_class"], "-f", "json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["engine"] == "sbmleq" and data["status"] == "stable" and data["stable"] is True
+    assert data["concentrations"] == pytest.approx(EXACT, rel=1e-9)
+    assert data["residual"] <= 1e-9 and data["stages"][0]["name"] == "newton"
+    rows = list(csv.DictReader(io.StringIO(invoke("solve", files["in_class"], "-f", "csv").stdout)))
+    assert {r["species"]: float(r["concentration"]) for r in rows} == pytest.approx(EXACT)
+    table = invoke("solve", files["in_class"])
+    assert "stable" in table.stdout and "engine" in table.stdout
+    events_id = next(r["id"] for r in bm.read_manifest()
+                     if r["reason_if_not"].startswith("events"))
+    events = invoke("solve", events_id)
+    assert events.exit_code == 3 and "[events]" in one_error_line(events.stderr)
+
+
 def test_solve_command(files):
-    res = invoke("solve", files["in_class"], "--timeout", "0", "-f", "json")
+    res = invoke("solve", files["in_class"], "--timeout", "0", "-f", "json", "--engine",
+                 "roadrunner")
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["status"] == "converged_stable" and data["stage"] == "steady_state"
@@ -318,10 +336,11 @@ def test_solve_command(files):
     assert data["settings"]["sbmleq"]["steady_state_solver"] == "nleq2"
     assert data["settings"]["conserved_moiety_analysis"] == "on"
     rows = list(csv.DictReader(io.StringIO(
-        invoke("solve", files["in_class"], "--timeout", "0", "-f", "csv").stdout)))
+        invoke("solve", files["in_class"], "--timeout", "0", "-f", "csv", "--engine",
+               "roadrunner").stdout)))
     assert {r["species"]: float(r["concentration"]) for r in rows} == pytest.approx(EXACT)
     assert {r["status"] for r in rows} == {"converged_stable"}
-    table = invoke("solve", files["in_class"], "--timeout", "0")
+    table = invoke("solve", files["in_class"], "--timeout", "0", "--engine", "roadrunner")
     assert "converged_stable" in table.stdout and "nleq2" in table.stdout
     bad = invoke("solve", files["malformed"])
     assert bad.exit_code == 2 and str(files["malformed"]) in one_error_line(bad.stderr)
@@ -337,7 +356,7 @@ def test_solve_undefined_species_exit_2(files):
     res = invoke("solve", files["undefined"], files["in_class"], "-f", "json")  # isolated
     assert res.exit_code == 2
     data = json.loads(res.stdout)
-    assert data[0]["error"]["exit_code"] == 2 and data[1]["status"] == "converged_stable"
+    assert data[0]["error"]["exit_code"] == 2 and data[1]["status"] == "stable"
 
 
 @pytest.mark.parametrize("command", ["predict", "solve"])

@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent("""
 
     with open({log!r}, "a") as fh:
         fh.write("ran\\n")
-    result = sbmleq.solve("J0: -> S1; 1\\nJ1: S1 -> ; 2*S1", timeout=60)
+    result = sbmleq.solve("J0: -> S1; 1\\nJ1: S1 -> ; 2*S1", timeout=60, engine="roadrunner")
     checked = sbmleq.predict("J0: -> S1; 1\\nJ1: S1 -> ; 2*S1", check=True, timeout=60)
     print(result.status.value, result.concentrations["S1"],
           checked.roadrunner.status.value, checked.to_frame().loc["S1", "roadrunner"])

@@ -18,16 +18,19 @@ from sbmleq.cli.common import (
 )
 from sbmleq.cli.render import console as make_console
 from sbmleq.cli.render import dumps, print_import
-from sbmleq.io.loader import load
+from sbmleq.cli.render_general import print_general_import
+from sbmleq.io.request import open_source
 from sbmleq.model.tokens import encode
 
 
 def run_import(models: Sequence[str], *, fmt: str = "table", debug: bool = False,
                out: TextIO | None = None, err: TextIO | None = None,
                stdin: TextIO | None = None) -> int:
-    """``sbmleq import``: the importer's report and the token sequence; returns the exit code
-    (3 when a model is outside the class: its report is still printed, and one line on stderr
-    names the first reason)."""
+    """``sbmleq import``: the LIFE importer's report and the token sequence, then the general
+    import (reaction network: rate-law family per reaction, conservation laws, or the reason
+    codes it cannot be one; JSON key ``general``); returns the exit code (3 when a model is
+    outside the LIFE class the learned model reads: its reports are still printed, and one line
+    on stderr names the first reason)."""
     out, err = streams(out, err)
     report = Reporter(err, debug)
     sources = Sources(stdin)
@@ -36,23 +39,25 @@ def run_import(models: Sequence[str], *, fmt: str = "table", debug: bool = False
     for arg in models:
         def one(arg: str = arg):
             source, name = sources.resolve(arg)
-            imported = load(source, name=name)
+            src = open_source(source, name=name)
+            imported = src.imported()
             tokens = encode(imported.network).render() if imported.network is not None else None
-            return imported, tokens
+            return imported, tokens, src.general()
 
         got, failed = report.attempt(one, source=display(arg))
         if got is None:
             rows.append(report.entry("source", display(arg), failed))
             continue
-        imported, tokens = got
+        imported, tokens, general = got
         if not imported.in_class:
             report.out_of_class(imported.source_name or display(arg),
                                 [(r.reaction, r.message) for r in imported.reasons])
         if fmt == "json":
-            rows.append({**imported.to_dict(), "tokens": tokens})
+            rows.append({**imported.to_dict(), "tokens": tokens, "general": general.to_dict()})
         else:
             console = console or make_console(out)
             print_import(console, imported, tokens)
+            print_general_import(console, general)
     if fmt == "json":
         out.write(dumps(rows[0] if len(models) == 1 else rows) + "\n")
     return report.code

@@ -1,7 +1,9 @@
-"""``sbmleq solve``: roadrunner's steady state alone (status, stage, stability, settings)."""
+"""``sbmleq solve``: the verified steady state from the model's initial state (sbmleq's own
+solver, or ``--engine roadrunner`` for roadrunner's staged chain)."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Annotated, TextIO
 
@@ -21,16 +23,25 @@ from sbmleq.cli.common import (
 )
 from sbmleq.cli.render import console as make_console
 from sbmleq.cli.render import dumps, print_solve, solve_csv
+from sbmleq.cli.render_general import general_solve_csv, print_general_solve
+from sbmleq.general import FAILED_STATUSES, GeneralSolveResult
 
-FAILED = ("solver_failure", "timeout")  # statuses that exit 5
+FAILED = ("solver_failure", "timeout", *(s.value for s in FAILED_STATUSES))  # statuses: exit 5
+
+
+class Engine(str, enum.Enum):
+    sbmleq = "sbmleq"
+    roadrunner = "roadrunner"
 
 
 def run_solve(models: Sequence[str], *, fmt: str = "table", timeout: float = 30.0,
-              debug: bool = False, out: TextIO | None = None, err: TextIO | None = None,
-              stdin: TextIO | None = None) -> int:
+              engine: str = "sbmleq", debug: bool = False, out: TextIO | None = None,
+              err: TextIO | None = None, stdin: TextIO | None = None) -> int:
     """``sbmleq solve``: returns the exit code (2 for unreadable input or a document that
-    refers to undefined species, parameters or ids; 5 when roadrunner fails or times out; a
-    model without steady state is an answer, exit 0)."""
+    refers to undefined species, parameters or ids; 3 when the sbmleq engine cannot import the
+    model as a reaction network (events, delays, algebraic rules, explicit time: the reason
+    code is printed); 5 when the solver fails or times out; a model without steady state
+    (oscillation, growth) is an answer, exit 0)."""
     out, err = streams(out, err)
     report = Reporter(err, debug)
     sources = Sources(stdin)
@@ -43,7 +54,7 @@ def run_solve(models: Sequence[str], *, fmt: str = "table", timeout: float = 30.
         for arg in models:
             def one(arg: str = arg):
                 source, name = sources.resolve(arg)
-                return session.solve(source, name=name)
+                return session.solve(source, name=name, engine=engine)
 
             result, failed = report.attempt(one, source=display(arg))
             if result is None:
@@ -52,16 +63,19 @@ def run_solve(models: Sequence[str], *, fmt: str = "table", timeout: float = 30.
             results.append(result)
             rows.append(result.to_dict())
             if result.status.value in FAILED:
-                report.line(f"{result.model}: roadrunner {result.status.value}: "
+                report.line(f"{result.model}: {engine} {result.status.value}: "
                             f"{' '.join(result.message.split())[:300]}")
                 report.note(5)
             if fmt == "table":
                 console = console or make_console(out)
-                print_solve(console, result)
+                if isinstance(result, GeneralSolveResult):
+                    print_general_solve(console, result)
+                else:
+                    print_solve(console, result)
     if fmt == "json":
         out.write(dumps(rows[0] if len(models) == 1 else rows) + "\n")
     elif fmt == "csv":
-        out.write(solve_csv(results))
+        out.write(general_solve_csv(results) if engine == "sbmleq" else solve_csv(results))
     return report.code
 
 
@@ -69,7 +83,12 @@ def solve_command(
     models: ModelsArg,
     format: Annotated[PredictFormat, typer.Option("--format", "-f")] = PredictFormat.table,
     timeout: TimeoutOpt = 30.0,
+    engine: Annotated[Engine, typer.Option(
+        "--engine", help="sbmleq: the verified solver on the imported reaction network; "
+                         "roadrunner: roadrunner's staged chain.")] = Engine.sbmleq,
     debug: DebugOpt = False,
 ) -> None:
-    """roadrunner's steady state alone: status, stage, stability and the settings used."""
-    raise typer.Exit(run_solve(models, fmt=format.value, timeout=timeout, debug=debug))
+    """The steady state the model reaches from its initial state: status (stable, unstable,
+    oscillation, unbounded, ...), stability, residual, conserved totals and the stages run."""
+    raise typer.Exit(run_solve(models, fmt=format.value, timeout=timeout, engine=engine.value,
+                               debug=debug))

@@ -237,6 +237,7 @@ class CompiledNetwork:
     _jac: Callable[..., list[Any]] = field(repr=False)
     _entries: tuple[np.ndarray, np.ndarray] = field(repr=False)  # (row j, state column i)
     _torch: Any = field(default=None, repr=False)
+    _assembly: Any = field(default=None, repr=False)
 
     @property
     def state_ids(self) -> tuple[str, ...]:
@@ -335,13 +336,46 @@ class CompiledNetwork:
             if vol is not None:
                 top = sp.diags(1.0 / vol) @ top
             return sp.vstack([top, d[R:]]).tocsr()
-        dv = np.zeros(shape + (n_v, n_x))
-        for k, val in enumerate(values):
-            dv[..., rows[k], cols[k]] = val
-        top = nm @ dv[..., :R, :]
+        flat_index, coeff = self._assemble()
+        out = np.zeros(shape + (n_x * n_x,))
+        if values:
+            out[..., flat_index] = self._stack(values, shape) @ coeff
+        out = out.reshape(shape + (n_x, n_x))
         if vol is not None:
-            top = top / vol[..., :, None]
-        return np.concatenate([top, dv[..., R:, :]], axis=-2)
+            k = len(net.state_species)
+            out[..., :k, :] /= vol[..., :, None]
+        return out
+
+    def _assemble(self) -> tuple[np.ndarray, Any]:
+        """(flat positions of the Jacobian's structural nonzeros, the matrix taking the law
+        derivatives to them): ``J_flat[nz] = dv_entries @ coeff`` (volumes applied after)."""
+        if self._assembly is None:
+            rows, cols = self._entries
+            nm = np.asarray(self.network.stoichiometry)
+            n_sp, R = nm.shape
+            n_x = self.n_state
+            target: dict[int, int] = {}
+            triples: list[tuple[int, int, float]] = []
+            for k, (j, i) in enumerate(zip(rows.tolist(), cols.tolist())):
+                if j < R:
+                    hits = [(s, float(nm[s, j])) for s in np.flatnonzero(nm[:, j])]
+                else:  # a rate rule: its own row
+                    hits = [(n_sp + j - R, 1.0)]
+                for srow, c in hits:
+                    pos = target.setdefault(srow * n_x + i, len(target))
+                    triples.append((k, pos, c))
+            coeff: Any = np.zeros((len(rows), len(target)))
+            if len(rows) * len(target) > 4_000_000:
+                import scipy.sparse as sp  # large models: the assembly matrix is sparse
+
+                coeff = sp.csr_matrix(([c for *_, c in triples],
+                                       ([k for k, *_ in triples], [q for _, q, _ in triples])),
+                                      shape=(len(rows), len(target)))
+            else:
+                for k, q, c in triples:
+                    coeff[k, q] += c
+            self._assembly = (np.array(list(target), dtype=np.int64), coeff)
+        return self._assembly
 
     # -------------------------------------------------------------- torch
     def torch_rhs(self, x: Any, p: Any = None) -> Any:

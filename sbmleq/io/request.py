@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sbmleq.core.life_bridge import reaction_network_from_life
 from sbmleq.core.network import Network
+from sbmleq.core.reactions import ReactionNetwork
+from sbmleq.io.general_import import GeneralImport, import_reaction_network
 from sbmleq.io.initial import initial_values
 from sbmleq.io.sbml_import import ImportResult, import_document, result_from_network
 from sbmleq.io.sources import _is_sbml_document, load_sbml_text, parse_sbml_text, read_document
@@ -30,8 +33,10 @@ class ModelSource:
     display: str
     text: str | None = None
     network: Network | None = None
+    reaction_network: ReactionNetwork | None = None  # a ReactionNetwork source (no SBML)
     _document: Any = field(default=None, repr=False)
     _imported: ImportResult | None = field(default=None, repr=False)
+    _general: GeneralImport | None = field(default=None, repr=False)
 
     @property
     def document(self) -> "libsbml.SBMLDocument":
@@ -55,6 +60,22 @@ class ModelSource:
                 self._imported = import_document(self.document, source_name=self.display)
         return self._imported
 
+    def general(self) -> GeneralImport:
+        """The import as a general reaction network (done once per source). A LIFE
+        :class:`Network` source converts exactly (initial values 0: it has none)."""
+        if self._general is None:
+            if self.reaction_network is not None:
+                self._general = GeneralImport(self.reaction_network, source_name=self.display,
+                                              families={r.id: r.family for r in
+                                                        self.reaction_network.reactions})
+            elif self.network is not None:
+                rn = reaction_network_from_life(self.network)
+                self._general = GeneralImport(rn, source_name=self.display,
+                                              families={r.id: r.family for r in rn.reactions})
+            else:
+                self._general = import_reaction_network(self.document, self.display)
+        return self._general
+
     def initial_state(self, net: Network, node_species: dict[str, str]) -> np.ndarray:
         """The network's initial state in its units (zeros for a Network source; NaN where the
         SBML gives no value)."""
@@ -71,6 +92,8 @@ def open_source(source: Any, *, name: str | None = None) -> ModelSource:
         return source
     if isinstance(source, Network):
         return ModelSource(name or source.name or "network", network=source)
+    if isinstance(source, ReactionNetwork):
+        return ModelSource(name or source.name or "network", reaction_network=source)
     if _is_sbml_document(source):
         model = source.getModel()
         label = model.getId() if model is not None and model.getId() else "document"

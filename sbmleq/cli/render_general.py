@@ -1,0 +1,100 @@
+"""Tables and CSV of sbmleq's own solver results (``sbmleq solve``) and general imports
+(``sbmleq import --general``). rich is imported inside the table renderers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sbmleq.cli.render import _cell, _kv, fmt
+from sbmleq.general import GeneralSolveResult
+from sbmleq.io.general_import import GeneralImport
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["print_general_solve", "general_solve_csv", "print_general_import"]
+
+
+def print_general_solve(out: "Console", result: GeneralSolveResult) -> None:
+    from rich.table import Table  # rich: only for tables
+    from rich.text import Text
+
+    out.print(Text(result.model or "model", style="bold underline"))
+    stages = " -> ".join(f"{s['name']} ({s['outcome']})" for s in result.stages[:6])
+    if len(result.stages) > 6:
+        stages += f" ... (+{len(result.stages) - 6})"
+    rows = [("engine", "sbmleq"), ("status", result.status.value), ("stage", result.stage),
+            ("stable", fmt(result.stable)),
+            ("max Re(eigenvalue)", fmt(result.eigenvalues_max_real, 4)),
+            ("residual", fmt(result.residual, 3)),
+            ("Newton iterations", str(result.newton_iterations)),
+            ("stages", stages or "-"),
+            ("seconds", f"{result.seconds:.3f} (import {result.seconds_import:.3f}, compile "
+                        f"{result.seconds_compile:.3f})")]
+    if result.families:
+        rows.append(("rate laws", ", ".join(f"{k} {v}" for k, v in
+                                            sorted(result.families.items()))))
+    if result.message:
+        rows.append(("message", result.message))
+    out.print(_kv(rows))
+    values = result.concentrations or result.reached_state
+    if values:
+        table = Table()
+        table.add_column("species")
+        table.add_column("concentration" if result.concentrations else "reached (no fixed "
+                         "point)", justify="right")
+        for sid, value in values.items():
+            table.add_row(sid, fmt(value))
+        out.print(table)
+    for law in result.conserved_totals[:10]:
+        terms = " + ".join(f"{c}*{s}" if c != 1 else s
+                           for s, c in zip(law["species"], law["coefficients"]))
+        out.print(f"conserved: {terms} = {fmt(law['total'])} (amount)")
+    out.print()
+
+
+def general_solve_csv(results: Sequence[GeneralSolveResult]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(("model", "species", "concentration", "status", "stage", "stable",
+                     "eigenvalues_max_real", "residual"))
+    for r in results:
+        for sid, value in list(r.concentrations.items()) or [("", None)]:
+            writer.writerow([_cell(x) for x in (r.model, sid, value, r.status.value, r.stage,
+                                                r.stable, r.eigenvalues_max_real, r.residual)])
+    return buf.getvalue()
+
+
+def print_general_import(out: "Console", result: GeneralImport) -> None:
+    from rich.table import Table  # rich: only for tables
+    from rich.text import Text
+
+    out.print(Text(result.source_name or "model", style="bold underline"))
+    net = result.network
+    if net is None:
+        out.print("not importable as a reaction network:")
+        for r in result.reasons:
+            out.print(f"  [{r.code.value}] {r.element or 'model'}: {r.message}")
+        out.print()
+        return
+    laws = net.conservation
+    out.print(_kv([("species (state)", f"{len(net.species)} ({net.n_state})"),
+                   ("reactions", str(len(net.reactions))),
+                   ("parameters", str(len(net.parameter_ids))),
+                   ("rate rules", str(len(net.rate_rules))),
+                   ("conservation laws", str(laws.count))]))
+    table = Table()
+    for col in ("reaction", "family", "reactants", "products", "modifiers"):
+        table.add_column(col)
+    for r in net.reactions:
+        table.add_row(r.id, r.family or "-",
+                      " + ".join(f"{st:g} {s}" if st != 1 else s for s, st in r.reactants) or "-",
+                      " + ".join(f"{st:g} {s}" if st != 1 else s for s, st in r.products) or "-",
+                      ", ".join(r.modifiers) or "-")
+    out.print(table)
+    for w in result.warnings[:5]:
+        out.print(f"warning: {w}")
+    out.print()
