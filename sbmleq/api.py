@@ -44,9 +44,10 @@ from sbmleq.core.exact import DenseBatch, solve_dense_batch
 from sbmleq.core.network import Network
 from sbmleq.core.steady import steady_state
 from sbmleq.core.solve import SolveSettings
-from sbmleq.errors import InputError, OutOfClassWarning
+from sbmleq.errors import InputError, OutOfClassWarning, SbmleqError
 from sbmleq.general import GeneralSolveResult, solve_source
 from sbmleq.io.general_import import GeneralImport
+from sbmleq.io.reasons import Reason, ReasonCode
 from sbmleq.io.request import ModelSource, open_source
 from sbmleq.io.sbml_import import ImportResult
 from sbmleq.io.sources import check_references
@@ -189,7 +190,9 @@ class Session:
             result.prediction = prediction
             result.checkpoint = predictor.path.name
             result.steady = steady_state(net, _initial_state(src, imported, net))
-        elif warn:
+        else:
+            result.general = _needs_general(src)
+        if not (imported.in_class and net is not None) and warn:
             shown = "; ".join(map(str, imported.reasons[:2])) or "not a LIFE network"
             more = f" (and {len(imported.reasons) - 2} more)" if len(imported.reasons) > 2 else ""
             warnings.warn(f"{src.display}: outside the LIFE class, nothing predicted: "
@@ -265,6 +268,21 @@ def _initial_state(src: ModelSource, imported: ImportResult, net: Network) -> np
             raise InputError("the initial value could not be evaluated, and the steady state of "
                              "its closed pool depends on it", source=src.display, element=sid)
     return x0
+
+
+def _needs_general(src: ModelSource) -> Reason | None:
+    """The ``needs_general_model`` reason when an out-of-LIFE model is a general reaction
+    network (``sbmleq solve`` answers it; the learned model for it is not shipped yet)."""
+    try:
+        general = src.general()
+    except SbmleqError:
+        return None
+    if general.network is None:
+        return None
+    families = ", ".join(f"{k} {v}" for k, v in sorted(general.network.families().items()))
+    return Reason(ReasonCode.NEEDS_GENERAL_MODEL,
+                  f"a general reaction network ({families}): the shipped learned model reads "
+                  "LIFE networks only; `sbmleq solve` gives its verified steady state")
 
 
 def _check_device(device: str, path: Path) -> None:

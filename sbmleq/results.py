@@ -17,6 +17,7 @@ from sbmleq.compare import finite as _num
 from sbmleq.compare import noise_floor, rel_error, rel_l1
 from sbmleq.core.steady import SteadyState
 from sbmleq.errors import OutOfClassError
+from sbmleq.io.reasons import Reason
 from sbmleq.io.sbml_import import ImportResult
 from sbmleq.model.predictor import Prediction
 from sbmleq.solvers.roadrunner import RoadRunnerResult
@@ -59,6 +60,8 @@ class ModelPrediction:
     roadrunner_values: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     checkpoint: str = ""
+    # out of the LIFE class but a general reaction network: the needs_general_model reason
+    general: Reason | None = None
 
     # -------------------------------------------------------------- verdicts
     @property
@@ -112,8 +115,9 @@ class ModelPrediction:
     def out_of_class(self) -> list[dict[str, str | None]]:
         """One entry per reason: ``{"reaction": id or None (model-level), "reason": text,
         "code": a ReasonCode value, "element": the id it concerns or None}``."""
+        reasons = ([self.general] if self.general is not None else []) + self.imported.reasons
         return [{"reaction": r.reaction, "reason": r.message, "code": r.code.value,
-                 "element": r.element} for r in self.imported.reasons]
+                 "element": r.element} for r in reasons]
 
     def require_in_class(self) -> "ModelPrediction":
         """Self, or :class:`OutOfClassError` with the importer's reasons."""

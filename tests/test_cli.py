@@ -161,11 +161,14 @@ def test_out_of_class_exit_3_with_reasons(files):
     assert res.exit_code == 3
     assert "outside the LIFE class" in res.stdout and "J1" in res.stdout
     line = one_error_line(res.stderr)
-    assert line.startswith(f"error: {files['out_of_class']}: outside the LIFE class: J1: ")
+    assert line.startswith(f"error: {files['out_of_class']}: outside the LIFE class: a general "
+                           "reaction network (")
+    assert "sbmleq solve" in line and line.endswith("(and 1 more)")
     data = json.loads(invoke("predict", files["out_of_class"], "-f", "json").stdout)
     assert data["in_class"] is False and data["equilibrium_exists"] is None
-    assert [r["reaction"] for r in data["out_of_class"]] == ["J1"]
-    assert "first-order" in data["out_of_class"][0]["reason"]
+    assert [r["code"] for r in data["out_of_class"]] == ["needs_general_model", "not_first_order"]
+    assert [r["reaction"] for r in data["out_of_class"]] == [None, "J1"]
+    assert "first-order" in data["out_of_class"][1]["reason"]
 
 
 def test_out_of_class_with_check_shows_roadrunner(files):

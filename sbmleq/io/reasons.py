@@ -40,6 +40,7 @@ class ReasonCode(str, enum.Enum):
     RATE_OF = "rate_of"
     INVALID_VALUE = "invalid_value"
     FAST_REACTION = "fast_reaction"
+    NEEDS_GENERAL_MODEL = "needs_general_model"
 
     @property
     def label(self) -> str:
@@ -72,6 +73,7 @@ _LABELS = {
     ReasonCode.RATE_OF: "rateOf (a rate of change used as a value)",
     ReasonCode.INVALID_VALUE: "value a reaction network cannot hold (negative, NaN, size <= 0)",
     ReasonCode.FAST_REACTION: "fast reactions (roadrunner 2.10 refuses them)",
+    ReasonCode.NEEDS_GENERAL_MODEL: "a general reaction network: needs the general learned model",
 }
 
 
