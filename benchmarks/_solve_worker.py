@@ -1,0 +1,46 @@
+"""Child side of benchmarks/corpus_solve.py: sbmleq's verified solve of one SBML file.
+
+Runs in an :class:`~sbmleq.solvers.isolate.IsolatedWorker` child (a hard time limit, a crash
+cannot stop the run). Returns a small JSON-ready dict."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from sbmleq.core.solve import SolveSettings
+from sbmleq.errors import SbmleqError
+from sbmleq.general import solve_source
+from sbmleq.io.request import open_source
+
+
+def _num(x: Any, digits: int = 12) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return float(f"{x:.{digits}g}") if x == x and abs(x) != float("inf") else None
+
+
+def sbmleq_solve(path: str, timeout: float) -> dict[str, Any]:
+    """What ``sbmleq solve PATH`` answers, timed from reading the file to the verified answer."""
+    start = time.perf_counter()
+    settings = dataclasses.replace(SolveSettings(), timeout=timeout)
+    try:
+        result = solve_source(open_source(path), settings=settings)
+    except SbmleqError as exc:
+        return {"status": "error", "error_code": type(exc).__name__,
+                "message": exc.one_line()[:240], "seconds": _num(time.perf_counter() - start, 4)}
+    out: dict[str, Any] = {
+        "status": result.status.value, "stable": result.stable, "stage": result.stage,
+        "max_re": _num(result.eigenvalues_max_real), "residual": _num(result.residual, 4),
+        "newton_iterations": result.newton_iterations,
+        "stages": [s["name"] for s in result.stages][:12],
+        "message": " ".join(result.message.split())[:240],
+        "seconds": _num(time.perf_counter() - start, 4),
+        "seconds_import": _num(result.seconds_import, 4),
+        "seconds_compile": _num(result.seconds_compile, 4),
+    }
+    if result.concentrations:
+        out["concentrations"] = {k: _num(v) for k, v in result.concentrations.items()}
+    return out
