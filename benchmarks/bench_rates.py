@@ -16,8 +16,10 @@ each repeat (order rotated):
    one vector call ``model.setGlobalParameterValues(indices, values)`` and
    ``model.setFloatingSpeciesConcentrations(indices, values)``, then
    ``model.getFloatingSpeciesConcentrationRates()`` (the rates of change); for the Jacobian
-   ``getFullJacobian()`` (roadrunner's own, computed at the current state). Roadrunner runs
-   ``--rr-sets`` sets; its rate per second is what it sustains.
+   ``getFullJacobian()`` (roadrunner's own, computed at the current state), and forward
+   differences of the rates (n + 1 vector calls: the faster way a script gets one; Jacobian
+   ratios are against this arm). Roadrunner runs ``--rr-sets`` sets (a tenth of that for
+   Jacobians); its rate per second is what it sustains.
 
 Agreement: for ``--check`` sets, sbmleq's rhs against roadrunner's concentration rates and
 Jacobians. Prints
@@ -92,6 +94,22 @@ def main() -> None:
         model.setFloatingSpeciesConcentrations(fidx, x[k])
         return np.asarray(rr.getFullJacobian())
 
+    def rr_fd_jac(k: int) -> np.ndarray:
+        """What a script can do faster than getFullJacobian: forward differences of the
+        rates, n + 1 vector calls."""
+        model.setGlobalParameterValues(gidx, p[k, pcols])
+        base = x[k]
+        model.setFloatingSpeciesConcentrations(fidx, base)
+        f0 = np.asarray(model.getFloatingSpeciesConcentrationRates())
+        cols = []
+        for i in range(len(base)):
+            h = 1e-7 * max(abs(base[i]), 1e-7)
+            step = base.copy()
+            step[i] += h
+            model.setFloatingSpeciesConcentrations(fidx, step)
+            cols.append((np.asarray(model.getFloatingSpeciesConcentrationRates()) - f0) / h)
+        return np.stack(cols, axis=1)
+
     # agreement (roadrunner's state-vector rates are amounts per time)
     f = cn.rhs(x[:args.check], p[:args.check])
     errs, jerrs = [], []
@@ -108,10 +126,13 @@ def main() -> None:
                                                            range(args.rr_sets)],
         "roadrunner Jacobian (getFullJacobian)": lambda: [rr_jac(k) for k in
                                                           range(args.rr_sets // 10)],
+        "roadrunner Jacobian (forward differences)": lambda: [rr_fd_jac(k) for k in
+                                                              range(args.rr_sets // 10)],
     }
     counts = {k: n for k in arms}
     counts["roadrunner rates (one state at a time)"] = args.rr_sets
     counts["roadrunner Jacobian (getFullJacobian)"] = args.rr_sets // 10
+    counts["roadrunner Jacobian (forward differences)"] = args.rr_sets // 10
     if args.torch:
         import torch  # optional arm
 
@@ -127,7 +148,7 @@ def main() -> None:
             arms[name]()
             per_s[name].append(counts[name] / (time.perf_counter() - t))
     rr_rhs = per_s["roadrunner rates (one state at a time)"]
-    rr_j = per_s["roadrunner Jacobian (getFullJacobian)"]
+    rr_j = per_s["roadrunner Jacobian (forward differences)"]
     rows = []
     for name, vals in per_s.items():
         base = rr_j if "Jacobian" in name else rr_rhs
