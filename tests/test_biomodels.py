@@ -16,7 +16,8 @@ from sbmleq.io.sources import find_biomodel, shipped_biomodels_dir
 from sbmleq.io.reasons import ReasonCode
 from sbmleq.io.sources import antimony_to_sbml
 from sbmleq.validation.items import BatchItem
-from sbmleq.validation.shipped import build_shipped, select_shipped
+from sbmleq.validation.shipped import GENERAL_MODELS, build_shipped, select_shipped
+from sbmleq.validation.truth import read_truth, shipped_truth_path, truth_kind
 from sbmleq.validation.store import ResultsStore
 from sbmleq.validation.worker import analyse_model, make_row
 
@@ -39,7 +40,8 @@ def cache(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------ shipped set
 def test_manifest_describes_the_shipped_files():
     rows = bm.read_manifest()
-    assert (len(rows), sum(r["in_class"] == "false" for r in rows)) == (26, 6)
+    assert (len(rows), sum(r["in_class"] == "false" for r in rows)) == (37, 17)
+    assert set(GENERAL_MODELS) <= {r["id"] for r in rows}  # the nonlinear general networks
     assert list(rows[0]) == bm.MANIFEST_COLUMNS
     assert [r["id"] for r in rows] == bm.shipped_ids()
     for r in rows:
@@ -50,10 +52,26 @@ def test_manifest_describes_the_shipped_files():
             assert r["roadrunner_status"] == "converged_stable" and r["reason_if_not"] == ""
         else:
             assert r["reason_if_not"] != "" and r["roadrunner_status"] != ""
-    out = [r for r in rows if r["in_class"] == "false"]
-    assert len({r["reason_if_not"].split(" (e.g.")[0].split(";")[0] for r in out}) == len(out)
+    examples = [r for r in rows if r["in_class"] == "false" and r["id"] not in GENERAL_MODELS]
+    assert len(examples) == 6  # one out-of-class example per kind of reason
+    assert len({r["reason_if_not"].split(" (e.g.")[0].split(";")[0] for r in examples}) == 6
     total = sum(int(r["bytes"]) for r in rows)
     assert total < 20e6
+    assert max(int(r["bytes"]) for r in rows if r["id"] in GENERAL_MODELS) < 30_000
+
+
+def test_shipped_truth_holds_the_shipped_models_records():
+    """truth.jsonl: records of benchmarks/corpus_truth.py for shipped models only, one per line,
+    and every nonlinear general model has one that decides (settled, oscillating, growing)."""
+    records = read_truth(shipped_truth_path())
+    assert set(records) <= set(bm.shipped_ids())
+    kinds = {mid: truth_kind(records[mid]) for mid in GENERAL_MODELS}
+    assert set(kinds.values()) == {"settled", "oscillating", "growing"}
+    settled = [records[mid] for mid, kind in kinds.items() if kind == "settled"]
+    assert all(r["truth"]["concentrations"] for r in settled)
+    plain = {r["compare"]["plain"]["class"] for r in settled}
+    assert {"failed", "different"} <= plain  # roadrunner's plain steadyState() fails or lands elsewhere
+    assert shipped_truth_path().stat().st_size < 100_000
 
 
 def test_repo_manifest_is_the_packaged_one():
@@ -108,23 +126,30 @@ def test_select_and_build_shipped(tmp_path):
     inside, chosen = select_shipped(list(rows.values()), n_out_of_class=2)
     assert [r["id"] for r in inside] == ["BIOMD0000000001"]
     assert [r["id"] for r in chosen] == ["BIOMD0000000003", "BIOMD0000000005"]
+    truth = tmp_path / "truth.jsonl"  # records of the simulation truth (shipped ones only kept)
+    truth.write_text("".join(f'{{"model": "BIOMD000000000{k}", "truth_class": "settled_stable"}}\n'
+                             for k in (1, 2, 3)))
+    # BIOMD4 (a delay) stands for a hand-picked general model: shipped besides the selection
     info = build_shipped(tmp_path / "r.jsonl", src, dest_dir=dest, repo_manifest=manifest,
-                         n_out_of_class=2)
-    assert info == {"in_class": 1, "out_of_class": 2, "files": 3, "dest": str(dest),
-                    "bytes": sum((src / f"BIOMD000000000{k}.xml").stat().st_size for k in (1, 3, 5))}
+                         n_out_of_class=2, general=["BIOMD0000000004"], truth=truth)
+    assert info == {"in_class": 1, "out_of_class": 2, "general": 1, "files": 4, "dest": str(dest),
+                    "bytes": sum((src / f"BIOMD000000000{k}.xml").stat().st_size
+                                 for k in (1, 3, 4, 5)), "truth_records": 2}
+    assert sorted(read_truth(dest / "truth.jsonl")) == ["BIOMD0000000001", "BIOMD0000000003"]
     assert sorted(p.stem for p in dest.glob("*.xml")) == ["BIOMD0000000001", "BIOMD0000000003",
-                                                          "BIOMD0000000005"]
+                                                          "BIOMD0000000004", "BIOMD0000000005"]
     assert (dest / "BIOMD0000000003.xml").read_bytes() == (src / "BIOMD0000000003.xml").read_bytes()
     listed = bm.read_manifest(manifest)
     assert manifest.read_bytes() == (dest / "manifest.csv").read_bytes()
-    assert [r["in_class"] for r in listed] == ["true", "false", "false"]
-    assert [r["reason_if_not"] for r in listed] == [
+    assert [r["in_class"] for r in listed] == ["true", "false", "false", "false"]
+    assert [r["reason_if_not"] for r in listed if r["id"] != "BIOMD0000000004"] == [
         "",
         f"{ReasonCode.MULTI_REACTANT.label} (e.g. {rows['BIOMD0000000003']['reasons'][0]})",
         f"{ReasonCode.EVENTS.label}; {ReasonCode.TIME_VARYING_PARAMETER.label} "
         f"(e.g. {rows['BIOMD0000000005']['reasons'][0]})"]
+    assert ReasonCode.DELAY.label in listed[2]["reason_if_not"]
     assert [r["roadrunner_status"] for r in listed] == ["converged_stable", "converged_stable",
-                                                        "converged_unstable"]
+                                                        "converged_stable", "converged_unstable"]
 
 
 # ------------------------------------------------------------------------------ fetch

@@ -145,6 +145,41 @@ def test_batch_writes_results_report_and_csv(batch):
         "kinetic law not first-order (Michaelis-Menten, saturating)"
 
 
+def test_rows_carry_the_general_analysis(batch):
+    """Every readable model is also imported as a general network and solved by sbmleq's own
+    solver; its state is compared with roadrunner's (rel-L1 over the species both report)."""
+    rows = batch["rows"]
+    assert {r["v"] for r in rows.values()} == {2}
+    for name in ("chain0", "chain1", "closed", "mm"):
+        g = rows[name]["general"]
+        assert g["outcome"] == "importable" and g["reason_codes"] == []
+        assert g["solve"]["status"] == "stable" and g["solve"]["residual"] < 1e-6
+        assert set(g["solve"]["concentrations"]) == set(rows[name]["roadrunner"]["concentrations"])
+        assert g["rr_agree"] is True and g["rr_rel_l1"] < 1e-6
+        assert g["rr_compared"] == len(g["solve"]["concentrations"])
+        assert g["solve"]["seconds"] > 0 and g["import_seconds"] > 0
+    assert set(rows["chain0"]["general"]["families"].values()) <= {"zero_order", "mass_action_1"}
+    mm = rows["mm"]["general"]
+    assert mm["families"] == {"J0": "zero_order", "J1": "michaelis_menten", "J2": "mass_action_1"}
+    conc = mm["solve"]["concentrations"]  # S' = 1 - 2 S/(0.5 + S), P' = 2 S/(0.5 + S) - P
+    assert conc["S"] == pytest.approx(0.5, rel=1e-6) and conc["P"] == pytest.approx(1.0, rel=1e-6)
+    broken = rows["broken"]["general"]
+    assert (broken["outcome"], broken["error_code"], broken["solve"]) == ("input_error", "InputError",
+                                                                         None)
+    assert "general networks: importable 4/4 (100.0%; 1 beyond first-order mass action)" in \
+        batch["output"]
+    assert "same state as roadrunner (rel-L1 <= 1e-4) 4/4" in batch["output"]
+    text = batch["report"].read_text()
+    assert "General reaction networks: sbmleq&#39;s own solver" in text or \
+        "General reaction networks: sbmleq's own solver" in text
+    assert "<code>michaelis_menten</code>" in text and "No simulation truth joined" in text
+    with open(batch["report"].with_suffix(".csv"), newline="") as fh:
+        table = {r["id"]: r for r in csv.DictReader(fh)}
+    assert (table["mm"]["sbmleq_status"], table["mm"]["sbmleq_rr_agree"]) == ("stable", "True")
+    assert table["mm"]["families"] == "mass_action_1; michaelis_menten; zero_order"
+    assert (table["broken"]["general_outcome"], table["broken"]["truth_kind"]) == ("input_error", "")
+
+
 def test_malformed_file_is_an_error_row_not_a_crash(batch):
     row = batch["rows"]["broken"]
     assert (row["outcome"], row["error_code"], row["error_type"]) == \
@@ -339,6 +374,8 @@ def test_timeouts_are_recorded_the_batch_continues_and_retry_reruns(tmp_path):
     assert {r["roadrunner"]["status"] for r in rows} == {"timeout"}
     assert {r["outcome"] for r in rows} == {"import_failure"}
     assert {r["error_code"] for r in rows} == {"ChildTimeout"}
+    assert {(r["general"]["outcome"], r["general"]["error_code"]) for r in rows} == \
+        {("failure", "ChildTimeout")}
     assert sorted(r["error"] for r in rows) == [
         f"{i}: import and prediction timed out after 0.001 s" for i in ("chain0", "chain1")]
     again = run_batch(items, tmp_path / "r.jsonl", jobs=1, timeout=60, retry=True, progress=False,
@@ -349,6 +386,7 @@ def test_timeouts_are_recorded_the_batch_continues_and_retry_reruns(tmp_path):
     assert sorted(r["id"] for r in rows) == ["chain0", "chain1"]
     assert {r["roadrunner"]["status"] for r in rows} == {"converged_stable"}
     assert {r.get("error_code") for r in rows} == {None}
+    assert {r["general"]["solve"]["status"] for r in rows} == {"stable"}
 
 
 # ------------------------------------------------------------------------------ units

@@ -38,8 +38,9 @@ def validate(
     jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", min=1, help=f"models solved in parallel [default: {default_jobs()}]")] = None,
     timeout: Annotated[float, typer.Option(
-        "--timeout", "-t", help="seconds allowed per model for import+prediction and again for "
-                                "the roadrunner solve")] = DEFAULT_TIMEOUT,
+        "--timeout", "-t", help="seconds allowed per model for import+prediction, again for "
+                                "the roadrunner solve and again for the general import + "
+                                "sbmleq's solve")] = DEFAULT_TIMEOUT,
     model: Annotated[Path | None, typer.Option(
         "--model", "-m", help="checkpoint (.npz or .pt) [default: the shipped model]")] = None,
     shipped: Annotated[bool, typer.Option(
@@ -53,8 +54,13 @@ def validate(
         "--report-only", help="write the report from the results file only")] = False,
     progress: Annotated[bool, typer.Option(
         "--progress/--no-progress", help="show a progress bar")] = True,
+    truth: Annotated[Path | None, typer.Option(
+        "--truth", help="simulation truth (JSON lines of benchmarks/corpus_truth.py): who is "
+                        "right, sbmleq or roadrunner [default with --shipped: the shipped "
+                        "set's own]")] = None,
 ) -> None:
     """Validate predictions against roadrunner over many models and write a report."""
     raise typer.Exit(run_validate(sources=sources, report=report, out=out, jobs=jobs,
                                   timeout=timeout, model=model, shipped=shipped, fresh=fresh,
-                                  retry=retry, report_only=report_only, progress=progress))
+                                  retry=retry, report_only=report_only, progress=progress,
+                                  truth=truth))

@@ -19,7 +19,7 @@ from typing import Any
 
 from sbmleq.io.reasons import ReasonCode
 
-__all__ = ["OTHER", "ReasonEntry", "error_code", "error_label", "model_categories", "model_codes",
+__all__ = ["OTHER", "ReasonEntry", "code_label", "error_code", "error_label", "model_categories", "model_codes",
            "reason_entries"]
 
 OTHER = "other"
@@ -59,11 +59,15 @@ class ReasonEntry:
     text: str
 
 
-def _label(code: str) -> str:
+def code_label(code: str) -> str:
+    """The report category of a reason code (``other`` for a code this version does not know)."""
     try:
         return ReasonCode(code).label
     except ValueError:
         return OTHER
+
+
+_label = code_label
 
 
 def _text(data: dict[str, Any]) -> str:

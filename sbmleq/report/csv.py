@@ -9,6 +9,7 @@ from typing import Any
 
 from sbmleq.report.categories import error_code, model_categories, reason_entries
 from sbmleq.report.fmt import as_dict, flag, num
+from sbmleq.report.general_summary import general_seconds
 
 __all__ = ["CSV_COLUMNS", "csv_row", "write_csv"]
 
@@ -17,7 +18,11 @@ CSV_COLUMNS = ["id", "name", "outcome", "n_species", "n_reactions", "n_nodes", "
                "out_of_distribution", "exact_status", "existence_agree", "exact_agree", "rel_l1",
                "max_rel_err", "rr_exact_rel_l1", "compared_species", "reason_categories",
                "first_reason", "error", "seconds", "checkpoint", "source", "reason_codes",
-               "error_code"]  # the last two were added with reason codes (kept last)
+               "error_code",  # the last two were added with reason codes
+               # the general networks (row version 2) and the simulation truth (--truth):
+               "general_outcome", "general_reason_codes", "families", "sbmleq_status",
+               "sbmleq_stage", "sbmleq_seconds", "sbmleq_rr_rel_l1", "sbmleq_rr_agree",
+               "truth_kind", "truth_sbmleq", "truth_roadrunner", "truth_plain"]
 
 
 def _blank(x: Any) -> Any:
@@ -29,6 +34,11 @@ def csv_row(r: dict[str, Any]) -> dict[str, Any]:
     rr, pred = as_dict(r.get("roadrunner")), as_dict(r.get("prediction"))
     entries = reason_entries(r)
     failed = r.get("outcome") in ("input_error", "import_failure")
+    general, truth = as_dict(r.get("general")), as_dict(r.get("truth"))
+    solve = as_dict(general.get("solve"))
+    codes = [as_dict(d).get("code") for d in general.get("reason_codes") or []
+             if isinstance(d, dict)] if isinstance(general.get("reason_codes"), list) else []
+    families = sorted({str(f) for f in as_dict(general.get("families")).values()})
     return {
         "id": _blank(r.get("id")), "name": _blank(r.get("name")), "outcome": _blank(r.get("outcome")),
         "n_species": num(r.get("n_species"), "d"), "n_reactions": num(r.get("n_reactions"), "d"),
@@ -49,6 +59,16 @@ def csv_row(r: dict[str, Any]) -> dict[str, Any]:
         "error_code": error_code(r) if failed else "",
         "seconds": num(r.get("seconds"), ".3f"), "checkpoint": _blank(r.get("checkpoint")),
         "source": _blank(r.get("source")),
+        "general_outcome": _blank(general.get("outcome")),
+        "general_reason_codes": "; ".join(dict.fromkeys(str(c) for c in codes if c)),
+        "families": "; ".join(families), "sbmleq_status": _blank(solve.get("status")),
+        "sbmleq_stage": _blank(solve.get("stage")),
+        "sbmleq_seconds": num(general_seconds(r), ".3f"),
+        "sbmleq_rr_rel_l1": num(general.get("rr_rel_l1"), ".3g"),
+        "sbmleq_rr_agree": _blank(flag(general.get("rr_agree"))),
+        "truth_kind": _blank(truth.get("kind")), "truth_sbmleq": _blank(truth.get("sbmleq")),
+        "truth_roadrunner": _blank(truth.get("roadrunner")),
+        "truth_plain": _blank(truth.get("plain")),
     }
 
 

@@ -21,7 +21,8 @@ from typing import Any
 from sbmleq.report.categories import model_categories, reason_entries
 from sbmleq.report.csv import write_csv
 from sbmleq.report.fmt import as_dict, flag, num, number, pct, pct_small, share
-from sbmleq.report.plots import concentration_scatter, error_histogram
+from sbmleq.report.general_summary import SOLVE_STATUSES, TRUTH_KINDS, general_seconds
+from sbmleq.report.plots import concentration_scatter, error_histogram, general_plot
 from sbmleq.report.summary import DECIDED, RR_STATUSES, summarize, summary_markdown
 
 __all__ = ["render_html", "write_html", "write_report"]
@@ -63,6 +64,12 @@ def _model_row(r: dict[str, Any]) -> dict[str, Any]:
     if exists is not None:
         exists_text += f" ({p_exists:.2f})" if p_exists is not None else " (p n/a)"
     rel = number(r.get("rel_l1"))
+    general, truth = as_dict(r.get("general")), as_dict(r.get("truth"))
+    solve = as_dict(general.get("solve"))
+    g_status = _text(solve.get("status")) or _text(general.get("outcome")).replace("_", " ")
+    g_seconds = general_seconds(r)
+    verdict = "" if truth.get("sbmleq") is None else \
+        f"{truth.get('kind')}: sbmleq {truth.get('sbmleq')}, rr {truth.get('roadrunner')}"
     return {
         "id": _text(r.get("id")), "source": _text(r.get("source")),
         "name": _text(r.get("name"))[:70],
@@ -78,6 +85,11 @@ def _model_row(r: dict[str, Any]) -> dict[str, Any]:
         "seconds_text": num(r.get("seconds"), ".1f"),
         "title": entries[0].text if entries else _text(rr.get("message")),
         "detail": detail[:160],
+        "g_status": g_status, "g_message": _text(solve.get("message") or general.get("error")),
+        "g_seconds": "" if g_seconds is None else g_seconds, "g_seconds_text": num(g_seconds, ".2f"),
+        "g_agree": flag(general.get("rr_agree")), "truth": verdict,
+        "truth_class": "" if truth.get("sbmleq") is None else
+        ("ok" if truth.get("sbmleq") == "right" else "bad"),
     }
 
 
@@ -132,7 +144,11 @@ def _context(rows: list[dict[str, Any]], s: dict[str, Any], meta: dict[str, Any]
     from markupsafe import Markup  # jinja2's, with it
 
     plots = [Markup(p) for p in (error_histogram(rows), concentration_scatter(rows)) if p]
+    g = s["general"]
+    g_plot = general_plot(rows)
     return {
+        "g": g, "g_plot": Markup(g_plot) if g_plot else "", "solve_statuses": SOLVE_STATUSES,
+        "truth_kinds": TRUTH_KINDS,
         "s": {**s, "reason_families": families}, "meta": meta,
         "now": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "timeouts": [f"{t:g} s" for t in s["timeouts_s"]],
@@ -151,7 +167,7 @@ def render_html(rows: Sequence[dict[str, Any]], *, summary: dict[str, Any] | Non
     """The self-contained HTML report as text."""
     rows = [r for r in rows if isinstance(r, dict)]
     s = summary or summarize(rows)
-    meta = {"results": "", "command": "", **(meta or {})}
+    meta = {"results": "", "command": "", "truth": "", **(meta or {})}
     return _environment().get_template("report.html.j2").render(_context(rows, s, meta))
 
 

@@ -1,5 +1,6 @@
-"""The report's plots as inline SVG text: the relative-error histogram and the sbmleq vs
-roadrunner scatter.
+"""The report's plots as inline SVG text: the relative-error histogram, the sbmleq vs
+roadrunner scatter and, for the general networks, who is right against the simulation truth and
+the time per model (:func:`general_plot`).
 
 matplotlib (and numpy with it) is imported inside the functions, on purpose: it is a heavy
 third-party library (about a second to import) that only a report with something to plot
@@ -16,7 +17,7 @@ from typing import Any
 
 from sbmleq.report.fmt import as_dict, number, status
 
-__all__ = ["concentration_scatter", "error_histogram"]
+__all__ = ["concentration_scatter", "error_histogram", "general_plot"]
 
 
 def _svg(fig: Any) -> str:
@@ -136,4 +137,69 @@ def concentration_scatter(rows: Sequence[dict[str, Any]]) -> str | None:
         title += f"; {dropped} non-positive value(s) not shown"
     ax.set_title(title, fontsize=9)
     ax.legend(frameon=False, loc="upper left", fontsize=8)
+    return _svg(fig)
+
+
+def _general_seconds(row: dict[str, Any]) -> tuple[float, float] | None:
+    """(sbmleq import + solve, roadrunner) seconds of one row, or None."""
+    general = as_dict(row.get("general"))
+    solve = as_dict(general.get("solve"))
+    ours, imp = number(solve.get("seconds")), number(general.get("import_seconds")) or 0.0
+    theirs = number(as_dict(row.get("roadrunner")).get("seconds"))
+    if ours is None or theirs is None:
+        return None
+    return max(ours + imp, 1e-3), max(theirs, 1e-3)
+
+
+def general_plot(rows: Sequence[dict[str, Any]]) -> str | None:
+    """sbmleq's solver on the general networks: who is right against the simulation truth
+    (bars per truth kind, where the rows carry a ``truth`` verdict) and the time per model,
+    sbmleq vs roadrunner (log-log, coloured by whether the two states agree); None when there
+    is nothing to show."""
+    kinds = ("settled", "oscillating", "growing")
+    verdicts = [as_dict(r.get("truth")) for r in rows]
+    verdicts = [t for t in verdicts if t.get("kind") in kinds and t.get("sbmleq") is not None]
+    times = [(t, as_dict(r.get("general")).get("rr_agree")) for r in rows
+             if (t := _general_seconds(r)) is not None]
+    if not verdicts and not times:
+        return None
+    import numpy as np
+
+    plt = _plt()
+    panels = int(bool(verdicts)) + int(bool(times))
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.9), squeeze=False)
+    axes = list(axes[0])
+    if verdicts:
+        ax = axes.pop(0)
+        x = np.arange(len(kinds))
+        total = [sum(t["kind"] == k for t in verdicts) for k in kinds]
+        ours = [sum(t["kind"] == k and t["sbmleq"] == "right" for t in verdicts) for k in kinds]
+        theirs = [sum(t["kind"] == k and t.get("roadrunner") == "right" for t in verdicts)
+                  for k in kinds]
+        ax.bar(x - 0.2, ours, 0.4, color="#2ca02c", label="sbmleq right")
+        ax.bar(x + 0.2, theirs, 0.4, color="#1f77b4", label="roadrunner right")
+        ax.bar(x, total, 0.8, fill=False, edgecolor="#555", lw=1, label="models")
+        ax.set_xticks(x, [f"{k}\n({n})" for k, n in zip(kinds, total)])
+        ax.set_ylabel("models")
+        ax.set_title("against the simulation truth", fontsize=9)
+        ax.legend(frameon=False, fontsize=8, loc="upper right")
+    if times:
+        ax = axes.pop(0)
+        a = np.array([t for t, _ in times])
+        lo, hi = a.min() / 2, a.max() * 2
+        ax.plot([lo, hi], [lo, hi], color="#555", lw=1, label="same time")
+        for agree, color, label in ((True, "#2ca02c", "same state"), (False, "#d62728",
+                                    "different state"), (None, "#8a949e", "not compared")):
+            pts = np.array([t for t, g in times if g is agree or (agree is None and g is None)])
+            if len(pts):
+                ax.scatter(pts[:, 1], pts[:, 0], s=16, alpha=0.75, color=color, lw=0,
+                           label=f"{label} ({len(pts)})")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("roadrunner (s)")
+        ax.set_ylabel("sbmleq: import + solve (s)")
+        ax.set_title("time per model", fontsize=9)
+        ax.legend(frameon=False, fontsize=8, loc="upper left")
     return _svg(fig)

@@ -3,7 +3,9 @@
 Input: result rows (one dict per model, as :func:`sbmleq.validation.store.read_results` gives
 them); output: plain dicts and strings. Out-of-class reasons and errors are counted by code
 (:mod:`sbmleq.report.categories`). Rows with missing, null or NaN numbers are counted as
-"no value" (:mod:`sbmleq.report.fmt`), never an error.
+"no value" (:mod:`sbmleq.report.fmt`), never an error. The general-network numbers (coverage,
+sbmleq's solver against roadrunner and the simulation truth) are ``summary["general"]``
+(:mod:`sbmleq.report.general_summary`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from sbmleq.report.categories import error_code, error_label, model_categories, reason_entries
 from sbmleq.report.fmt import as_dict, flag, num, number, pct, share, status
+from sbmleq.report.general_summary import general_lines, general_markdown, summarize_general
 
 __all__ = ["DECIDED", "OUTCOMES", "RR_STATUSES", "console_summary", "model_categories", "summarize",
            "summary_markdown"]
@@ -145,6 +148,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     codes = Counter(error_code(r) for r in rows if r.get("outcome") in ("input_error", "import_failure"))
     s["error_codes"] = dict(codes.most_common())
     s["errors"] = {error_label(c): n for c, n in codes.most_common()}
+    s["general"] = summarize_general(rows)
     return s
 
 
@@ -176,6 +180,8 @@ def console_summary(s: dict[str, Any]) -> str:
     if s["reasons"]:
         top = "; ".join(f"{r['category']} ({r['models']})" for r in s["reasons"][:3])
         lines.append(f"top out-of-class reasons: {top}")
+    if "general" in s:
+        lines += general_lines(s["general"])
     return "\n".join(lines)
 
 
@@ -231,4 +237,6 @@ def summary_markdown(s: dict[str, Any], *, title: str | None = None, command: st
         out += ["| what blocks models (out of class) | models | only reason |", "|---|---:|---:|"]
         out += [f"| {r['category']} | {r['models']} | {r['only_reason']} |" for r in s["reasons"][:12]]
         out.append("")
+    if "general" in s:
+        out += general_markdown(s["general"])
     return "\n".join(out)

@@ -1,4 +1,5 @@
-"""Batch validation against roadrunner (``sbmleq validate``); see docs/validation.md.
+"""Batch validation against roadrunner and a simulation truth (``sbmleq validate``); see
+docs/validation.md.
 
 Modules, each importing only the ones listed before it (and sbmleq's lower layers):
 
@@ -6,6 +7,10 @@ Modules, each importing only the ones listed before it (and sbmleq's lower layer
 - :mod:`~sbmleq.validation.store`: the SQLite results store, its JSON-lines export, ``read_results``;
 - :mod:`~sbmleq.validation.kinetics`: labels for out-of-class rate laws (``classify_law``);
 - :mod:`~sbmleq.validation.metrics`: the comparison with roadrunner (``compare``);
+- :mod:`~sbmleq.validation.general_rows`: the general import and sbmleq's own solve of a model
+  (``analyse_general``, ``run_general``) and its comparison with roadrunner;
+- :mod:`~sbmleq.validation.truth`: the simulation truth (``read_truth``, ``judge``,
+  ``attach_truth``): who is right, sbmleq or roadrunner;
 - :mod:`~sbmleq.validation.worker`: the child side (``analyse_model``, ``solve_file``) and one
   model's row (``validate_item``, ``make_row``);
 - :mod:`~sbmleq.validation.progress`: the progress bar;

@@ -9,7 +9,9 @@ prepared by :func:`sbmleq.validation.worker.init_child`); for every model:
 2. the roadrunner steady state (:func:`.worker.solve_file`) in the same child, time-limited
    separately (a hang or crash kills only the child: the model is recorded as ``timeout`` /
    ``solver_failure`` and the batch goes on with a fresh child);
-3. the comparison (:func:`.metrics.compare`).
+3. the general import and sbmleq's verified solve (:func:`.general_rows.run_general`), again
+   time-limited separately;
+4. the comparisons (:func:`.metrics.compare`, :func:`.general_rows.compare_general`).
 
 Each finished model is one committed row of the SQLite results store
 (:class:`~sbmleq.validation.store.ResultsStore`), so a batch that is killed, even with SIGKILL,
@@ -59,11 +61,15 @@ class BatchSummary:
 
 
 def needs_retry(row: dict[str, Any]) -> bool:
-    """A row ``--retry`` runs again: the import or the prediction failed, or roadrunner timed
-    out or failed."""
+    """A row ``--retry`` runs again: the import or the prediction failed, roadrunner timed out
+    or failed, the general analysis was killed or crashed (``failure``) or sbmleq's solve timed
+    out, or the row is of an earlier version without the general analysis."""
     status = (row.get("roadrunner") or {}).get("status")
+    general = row.get("general")
+    general_failed = not isinstance(general, dict) or general.get("outcome") == "failure" or \
+        (general.get("solve") or {}).get("status") == "timeout"
     return (row.get("outcome") == "import_failure" or bool(row.get("prediction_error"))
-            or status in ("timeout", "solver_failure"))
+            or status in ("timeout", "solver_failure") or general_failed)
 
 
 def checkpoint_identity(checkpoint: str | os.PathLike | None) -> dict[str, str]:
@@ -101,7 +107,7 @@ def _failure_row(item: BatchItem, exc: BaseException, info: dict[str, str], time
     return json_safe({"v": ROW_VERSION, "key": item.key, "id": item.id, "source": str(item.path),
                       "outcome": "import_failure", "error_code": error_code(exc),
                       "error": f"{item.id}: {type(exc).__name__}: {exc}"[:400],
-                      "roadrunner": None, "checkpoint": info["name"],
+                      "roadrunner": None, "general": None, "checkpoint": info["name"],
                       "checkpoint_sha256": info["sha256"], "timeout": timeout})
 
 

@@ -11,6 +11,11 @@ Files (:func:`report_paths`): ``--report X.html`` writes ``X.html``, ``X.csv`` a
 ``X.summary.md``; the results store is ``--out`` or ``X.jsonl`` (the JSON-lines export; the
 SQLite database beside it is ``X.sqlite``, see :mod:`sbmleq.validation.store`). A report path
 that would overwrite one of the results store's files is refused (:func:`check_report_paths`).
+
+``--truth FILE.jsonl`` (benchmarks/corpus_truth.py's records; by default with ``--shipped`` the
+shipped set's own, :func:`truth_records`) is read before anything runs and joined to the rows
+when the report is written (:func:`sbmleq.validation.truth.attach_truth`): the results store
+holds no truth, so the same rows can be reported against another truth file.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from sbmleq.report.summary import console_summary
 from sbmleq.validation.batch import DEFAULT_TIMEOUT, run_batch
 from sbmleq.validation.items import collect_items, default_jobs
 from sbmleq.validation.store import read_results, store_paths
+from sbmleq.validation.truth import attach_truth, read_truth, shipped_truth_path
 
 __all__ = ["DEFAULT_REPORT", "DEFAULT_TIMEOUT", "check_report_paths", "report_paths",
-           "rerun_command", "validate_command"]
+           "rerun_command", "truth_records", "validate_command"]
 
 DEFAULT_REPORT = Path("validation") / "report.html"
 
@@ -66,11 +72,14 @@ def check_report_paths(report: Path, out: Path | None) -> None:
 
 
 def rerun_command(sources: Sequence[str], *, report: Path, out: Path | None, jobs: int | None,
-                  timeout: float, model: Path | None, shipped: bool) -> str:
+                  timeout: float, model: Path | None, shipped: bool,
+                  truth: Path | None = None) -> str:
     """The ``sbmleq validate`` command line that (re)runs this batch (shown in the report)."""
     parts = ["sbmleq", "validate", *map(str, sources)]
     if shipped:
         parts.append("--shipped")
+    if truth is not None:
+        parts += ["--truth", str(truth)]
     parts += ["--report", str(report)]
     if out is not None:
         parts += ["--out", str(out)]
@@ -80,6 +89,17 @@ def rerun_command(sources: Sequence[str], *, report: Path, out: Path | None, job
     if model is not None:
         parts += ["--model", str(model)]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def truth_records(truth: Path | None, shipped: bool) -> tuple[dict | None, Path | None]:
+    """(records by model id, the file) of ``--truth``; with ``--shipped`` and no ``--truth``,
+    the shipped set's own truth file when it is installed; (None, None) otherwise. A missing or
+    corrupt ``--truth`` file raises InputError (exit 2) before anything runs."""
+    if truth is None and shipped and shipped_truth_path().is_file():
+        truth = shipped_truth_path()
+    if truth is None:
+        return None, None
+    return read_truth(truth), Path(truth)
 
 
 def validate_command(
@@ -94,6 +114,7 @@ def validate_command(
     retry: bool = False,
     report_only: bool = False,
     progress: bool = True,
+    truth: Path | None = None,
 ) -> int:
     """Run a validation batch and write the report; returns the exit status (0 when the batch
     ran, whatever the models' outcomes; 130 when interrupted). Raises SbmleqError for problems
@@ -106,6 +127,7 @@ def validate_command(
     check_report_paths(report, out)
     html, csv, results = report_paths(report, out)
     paths = store_paths(results)
+    records, truth_file = truth_records(Path(truth) if truth is not None else None, shipped)
     if not report_only:
         items = collect_items(sources or [], shipped=shipped)
         if not items:
@@ -134,9 +156,12 @@ def validate_command(
                 if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)}
         if len(used) == 1:
             timeout = float(used.pop())
+    rows = attach_truth(rows, records)
     meta = {"results": str(paths.store if paths.store.is_file() else paths.jsonl),
+            "truth": str(truth_file) if truth_file is not None else "",
             "command": rerun_command(sources or [], report=html, out=out, jobs=jobs,
-                                     timeout=timeout, model=model, shipped=shipped)}
+                                     timeout=timeout, model=model, shipped=shipped,
+                                     truth=Path(truth) if truth is not None else None)}
     written = write_report(rows, html, csv_path=csv, meta=meta)
     console.print(console_summary(written), highlight=False)
     console.print(f"report: {html}  table: {csv}  results: {paths.store} (export {paths.jsonl})",

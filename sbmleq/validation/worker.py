@@ -4,7 +4,13 @@
 :func:`analyse_model` (import, prediction, exact LIFE solution) and :func:`solve_file`
 (roadrunner) run in it, each time-limited by :func:`validate_item`, which turns their answers
 (or a timeout, or a crash) into the row the results store keeps (:func:`make_row`, with
-:func:`sbmleq.validation.metrics.compare` for in-class models).
+:func:`sbmleq.validation.metrics.compare` for in-class models). Every readable model is also
+imported and solved as a general reaction network (:mod:`sbmleq.validation.general_rows`, a
+third time-limited call): the row's ``general`` record, compared with roadrunner.
+
+Row versions: ``v`` 2 adds ``general`` and roadrunner's ``concentrations``; rows of version 1
+(without them) are read as they are: the report counts them as "general analysis not run" and
+``--retry`` runs them again.
 
 Error codes: a row that is not a result of the model (``outcome`` input_error or
 import_failure) carries ``error_code``: the exception's class name for a model the importer
@@ -35,6 +41,7 @@ from sbmleq.io.request import open_source
 from sbmleq.solvers.isolate import ChildCrashed, ChildTimeout
 from sbmleq.solvers.roadrunner import SolverSettings, call_isolated, solve_in_process
 from sbmleq.solvers.roadrunner import init_child as rr_init
+from sbmleq.validation.general_rows import compare_general, run_general
 from sbmleq.validation.items import BatchItem
 from sbmleq.validation.kinetics import kinetics_labels
 from sbmleq.validation.metrics import compare
@@ -43,10 +50,10 @@ from sbmleq.validation.store import json_safe
 __all__ = ["ROW_VERSION", "analyse_model", "error_code", "init_child", "make_row", "solve_file",
            "validate_item"]
 
-ROW_VERSION = 1
+ROW_VERSION = 2  # 2: the ``general`` record and roadrunner's concentrations (1 is still read)
 _SESSIONS: dict[str, Session] = {}  # per child process: one loaded model per checkpoint
 _RR_KEEP = ("status", "stage", "message", "seconds", "eigenvalues_max_real", "residual", "unique",
-            "attempts", "settings")
+            "attempts", "settings", "concentrations")
 
 
 # ============================================================================ child side
@@ -186,21 +193,28 @@ def validate_item(item: BatchItem, worker: Any, *, checkpoint: str | None, timeo
         if stop is not None and stop.is_set():
             return None
         rr_dict = result.to_dict()
+    general = run_general(worker, str(item.path), item.id, timeout)
+    if stop is not None and stop.is_set():
+        return None
     return make_row(item, analysis, rr_dict, checkpoint_info=checkpoint_info, timeout=timeout,
-                    seconds=time.perf_counter() - start)
+                    seconds=time.perf_counter() - start, general=general)
 
 
 def make_row(item: BatchItem, analysis: dict[str, Any], rr: dict[str, Any] | None, *,
              checkpoint_info: dict[str, str] | None = None, timeout: float | None = None,
-             seconds: float | None = None) -> dict[str, Any]:
-    """The result row of one model from :func:`analyse_model`'s dict and roadrunner's
-    ``RoadRunnerResult.to_dict()`` (None when roadrunner did not run), as JSON values."""
+             seconds: float | None = None,
+             general: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The result row of one model from :func:`analyse_model`'s dict, roadrunner's
+    ``RoadRunnerResult.to_dict()`` (None when roadrunner did not run) and the general record of
+    :func:`~sbmleq.validation.general_rows.run_general` (None when it did not run), as JSON
+    values."""
     row: dict[str, Any] = {"v": ROW_VERSION, "key": item.key, "id": item.id, "source": str(item.path),
                            "name": "", "outcome": None, "error": None}
     row.update({k: v for k, v in analysis.items() if k not in ("species",)})
     row["roadrunner"] = None if rr is None else {k: rr.get(k) for k in _RR_KEEP}
     if analysis["outcome"] == "in_class":
         row.update(compare(analysis, rr))
+    row["general"] = None if general is None else {**general, **compare_general(general, rr)}
     row["checkpoint"] = (checkpoint_info or {}).get("name", "")
     row["checkpoint_sha256"] = (checkpoint_info or {}).get("sha256", "")
     row["timeout"] = timeout
