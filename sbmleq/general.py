@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sbmleq.compare import finite
-from sbmleq.core.compile import compile_network
+from sbmleq.core.compile import NumpyOps, compile_expressions, compile_network
 from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.core.solve import SolveSettings, SolveStatus, SteadyStateResult, solve_steady_state
 from sbmleq.io.request import ModelSource
@@ -39,8 +39,9 @@ FAILED_STATUSES = (SolveStatus.FAILED, SolveStatus.TIMEOUT)  # the CLI exits 5 o
 class GeneralSolveResult:
     """sbmleq's verified steady state of one model (``engine = "sbmleq"``).
 
-    ``concentrations``: each floating species' concentration (amount / compartment size for a
-    species declared as an amount), as roadrunner reports them; ``state``: every state variable
+    ``concentrations``: every species' concentration (amount / compartment size for a species
+    declared as an amount) — state species, species set by assignment rules, constant and
+    boundary species — as roadrunner reports them; ``state``: every state variable
     (species and rate-rule variables) in its declared unit. Both are empty unless ``status`` is
     ``stable`` or ``unstable`` (a verified fixed point)."""
 
@@ -100,10 +101,25 @@ class GeneralSolveResult:
         return frame
 
 
-def _concentrations(net: ReactionNetwork, x: np.ndarray) -> dict[str, float]:
+def _concentrations(net: ReactionNetwork, x: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Every species' concentration at state ``x`` (parameters ``p``), as roadrunner lists its
+    floating species: state species, rate-rule species, species set by assignment rules
+    (evaluated at ``x``) and constant or boundary species (their fixed value)."""
+    state = dict(zip(net.state_ids, map(float, x)))
+    consts = dict(zip(net.parameter_ids, map(float, p)))
+    assigned: dict[str, float] = {}
+    if net.assigned:
+        ids = list(net.assigned)
+        _, fn = compile_expressions([net.assigned[s] for s in ids], net.state_ids,
+                                    net.parameter_ids)
+        with np.errstate(all="ignore"):
+            values = fn(np.asarray(x, dtype=np.float64), np.asarray(p, dtype=np.float64),
+                        NumpyOps)
+        assigned = {s: float(np.asarray(v).reshape(-1)[0]) for s, v in zip(ids, values)}
     out: dict[str, float] = {}
-    for s, v in zip(net.state_species, x):
-        out[s.id] = float(v) / net.compartments[s.compartment] if s.amount else float(v)
+    for s in net.species:
+        value = assigned.get(s.id, state.get(s.id, consts.get(s.id, s.initial)))
+        out[s.id] = value / net.compartments[s.compartment] if s.amount else value
     return out
 
 
@@ -119,7 +135,8 @@ def result_from(model: str, net: ReactionNetwork, solved: SteadyStateResult,
     conserved = [{**law, "total": float(t)} for law, t in zip(laws, totals)]
     return GeneralSolveResult(
         model=model, status=solved.status,
-        concentrations=_concentrations(net, solved.state) if solved.state is not None else {},
+        concentrations=(_concentrations(net, solved.state, net.parameter_vector())
+                        if solved.state is not None else {}),
         state=state, reached_state=reached, stable=solved.stable,
         eigenvalues_max_real=solved.max_real_eigenvalue, residual=solved.residual,
         stage=solved.stage or "none",

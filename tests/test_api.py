@@ -380,3 +380,17 @@ def test_rel_error_definition():
 
     assert rel_error(1.0, 0.0) is None and rel_error(0.0, 0.0) == 0.0
     assert rel_error(None, 1.0) is None and rel_error(1.5, 1.0) == pytest.approx(0.5)
+
+
+def test_solve_reports_every_species_as_roadrunner_lists_them():
+    """State species, species set by an assignment rule (evaluated at the steady state) and
+    constant species, all in the concentrations."""
+    model = ("J0: -> S1; k0\nJ1: S1 -> S2; k1*S1*E\nJ2: S2 -> ; k2*S2\nspecies T; T := S1 + S2\n"
+             "species E; const E; E = 2\nS1 = 0; S2 = 0; k0 = 1; k1 = 0.5; k2 = 2")
+    result = sbmleq.solve(model)
+    assert result.status.value == "stable"
+    assert result.concentrations == pytest.approx({"S1": 1.0, "S2": 0.5, "T": 1.5, "E": 2.0})
+    assert result.state == pytest.approx({"S1": 1.0, "S2": 0.5})
+    rr = sbmleq.solve(model, engine="roadrunner", timeout=None)
+    for sid, value in rr.concentrations.items():
+        assert result.concentrations[sid] == pytest.approx(value, rel=1e-8)

@@ -93,9 +93,9 @@ def test_every_operator_compiles_like_evaluate():
               call("and", call("lt", a, b), call("ge", b, 1)), call("not", call("eq", a, b)),
               call("xor", call("le", a, 1), call("ne", b, 2)), call("or", a, 0.0)]
     _, f = compile_expressions(exprs, ["a"], ["b"])
-    from sbmleq.core.compile import _NumpyOps
+    from sbmleq.core.compile import NumpyOps
     for av, bv in ((0.5, 2.0), (3.0, 1.0), (2.5, 2.5)):
-        got = f(np.array([av]), np.array([bv]), _NumpyOps)
+        got = f(np.array([av]), np.array([bv]), NumpyOps)
         for e, g in zip(exprs, got):
             want = evaluate(e, {"a": av, "b": bv})
             assert float(np.asarray(g).reshape(-1)[0]) == pytest.approx(want, rel=1e-14), \
@@ -143,8 +143,8 @@ def test_deep_expression_does_not_hit_recursion_limits():
     for k in range(3000):
         e = call("exp", mul(0.0001, e)) if k % 2 else add(e, 1.0)
     _, f = compile_expressions([e], ["a"], [])
-    from sbmleq.core.compile import _NumpyOps
-    assert math.isfinite(float(f(np.array([0.1]), np.array([]), _NumpyOps)[0]))
+    from sbmleq.core.compile import NumpyOps
+    assert math.isfinite(float(f(np.array([0.1]), np.array([]), NumpyOps)[0]))
 
 
 def test_network_validation_names_the_element():

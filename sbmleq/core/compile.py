@@ -26,13 +26,14 @@ import numpy as np
 from sbmleq.core.expr import Expr, Num, Op, Sym, diff, symbols
 from sbmleq.core.reactions import ReactionNetwork
 
-__all__ = ["CompiledNetwork", "compile_network", "compile_expressions", "SPARSE_FROM"]
+__all__ = ["CompiledNetwork", "compile_network", "compile_expressions", "NumpyOps", "SPARSE_FROM"]
+
 
 SPARSE_FROM = 256  # unbatched Jacobians of more state variables are assembled sparse
 
 
 # ------------------------------------------------------------------ array namespaces
-class _NumpyOps:
+class NumpyOps:
     """What the generated code calls, in NumPy (floats for booleans)."""
 
     exp, ln, log10, abs, floor, ceil = np.exp, np.log, np.log10, np.abs, np.floor, np.ceil
@@ -293,7 +294,7 @@ class CompiledNetwork:
         """Reaction rates (substance per time) then rate-rule values, ``(..., R + n_rules)``."""
         x, p, shape = self._args(x, p)
         with np.errstate(all="ignore"):
-            return self._stack(self._rates(x, p, _NumpyOps), shape)
+            return self._stack(self._rates(x, p, NumpyOps), shape)
 
     def rhs(self, x: Any, p: Any = None) -> np.ndarray:
         """``dx/dt`` in each state variable's own unit, ``(..., n_state)``."""
@@ -318,7 +319,7 @@ class CompiledNetwork:
         rows, cols = self._entries
         n_x, n_v = self.n_state, self.n_reactions + len(self.network.rate_rules)
         with np.errstate(all="ignore"):
-            values = self._jac(x, p, _NumpyOps)
+            values = self._jac(x, p, NumpyOps)
         if sparse is None:
             sparse = shape == () and n_x > SPARSE_FROM
         net = self.network
@@ -438,3 +439,6 @@ def compile_network(net: ReactionNetwork) -> CompiledNetwork:
     jsource, jac = compile_expressions(derivs, x_names, p_names)
     return CompiledNetwork(net, source + "\n" + jsource, rates, jac,
                            (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)))
+
+
+_NumpyOps = NumpyOps  # the earlier private name, still used inside sbmleq.core.solve

@@ -82,6 +82,9 @@ class ReactionNetwork:
     compartments: Mapping[str, float] = field(default_factory=dict)
     rate_rules: tuple[RateRule, ...] = ()
     name: str = ""
+    # species set by an assignment rule: their value as an expression of the state and the
+    # constants (reported beside the state; the laws already have them substituted)
+    assigned: Mapping[str, Expr] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = self.name or "network"
@@ -134,6 +137,16 @@ class ReactionNetwork:
             if missing:
                 raise NetworkError(f"rate law reads undefined symbol(s) {', '.join(missing[:5])}",
                                    source=where, element=f"reaction {r.id}")
+        object.__setattr__(self, "assigned", dict(self.assigned))
+        for sid, e in self.assigned.items():
+            if sid not in species:
+                raise NetworkError(f"assigned value for unknown species {sid!r}", source=where,
+                                   element=f"assignment rule {sid}")
+            missing = sorted(symbols(e) - known)
+            if missing:
+                raise NetworkError(f"assignment rule reads undefined symbol(s) "
+                                   f"{', '.join(missing[:5])}", source=where,
+                                   element=f"assignment rule {sid}")
         for rule in self.rate_rules:
             if rule.variable not in self.parameters and rule.variable not in species:
                 raise NetworkError(f"rate rule on unknown variable {rule.variable!r}",
@@ -246,7 +259,8 @@ class ReactionNetwork:
     def replace(self, **changes: Any) -> "ReactionNetwork":
         fields = {"species": self.species, "reactions": self.reactions,
                   "parameters": self.parameters, "compartments": self.compartments,
-                  "rate_rules": self.rate_rules, "name": self.name}
+                  "rate_rules": self.rate_rules, "name": self.name,
+                  "assigned": self.assigned}
         fields.update(changes)
         return ReactionNetwork(**fields)
 

@@ -379,9 +379,19 @@ class _Importer:
         classified = [Reaction(r.id, r.reactants, r.products, r.rate, r.modifiers, r.reversible,
                                classify(r, names), r.name) for r in reactions]
         name = self.model.getName() or self.model.getId() or Path(self.source_name).stem
+        known = set(t.species) | set(params) | set(comps)
+        assigned: dict[str, Expr] = {}
+        for sid in t.species:
+            if sid in t.assignment:
+                try:
+                    e = self.definition(sid)
+                except (NotInClass, InputError):
+                    continue
+                if symbols(e) <= known:
+                    assigned[sid] = e
         try:
             net = ReactionNetwork(tuple(species), tuple(classified), params, comps, tuple(rules),
-                                  name)
+                                  name, assigned)
         except NetworkError as exc:
             raise NetworkError(exc.message, source=self.source_name,
                                element=exc.element) from None
