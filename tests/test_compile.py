@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from sbmleq.core.compile import compile_expressions, compile_network
-from sbmleq.core.expr import (add, call, diff, div, evaluate, mul, num, power, sub, sym,
-                              to_infix)
+from sbmleq.core.expr import add, call, diff, div, evaluate, mul, num, power, sub, sym
+from sbmleq.core.infix import to_infix
 from sbmleq.core.reactions import RateRule, Reaction, ReactionNetwork, Species
 from sbmleq.errors import NetworkError
 
@@ -153,3 +153,9 @@ def test_network_validation_names_the_element():
                         (Reaction("deg", (("A", 1),), (), mul("kd", "A")),), {}, {"c": 1.0})
     with pytest.raises(NetworkError, match="species A"):
         ReactionNetwork((Species("A", "c", -1.0),), (), {}, {"c": 1.0})
+
+
+def test_infix_is_readable():
+    x, k = sym("S1"), sym("Km")
+    assert to_infix(div(mul("Vm", x), add(k, x))) == "Vm*S1/(Km + S1)"
+    assert to_infix(sub(sym("a"), mul(2, sym("b")))) == "a - 2*b"
