@@ -1,40 +1,45 @@
 """Many parameter sets or initial states of one compiled network, solved together.
 
-``solve_batch`` runs, for all items at once:
+``solve_batch`` runs the single chain's logic for all items at once:
 
-1. damped Newton on the reduced systems (the same algorithm as :func:`newton.newton`), with
-   one batched linear solve per iteration (``np.linalg.solve`` on ``(B, m, m)``, or
-   ``torch.linalg.solve_ex`` on a device);
-2. the verification of :func:`system.verify` (residual, class, sign, eigenvalues), batched;
-3. when the settings' stages include ``integrate``: a batched linearly implicit Rosenbrock
-   integration (ROS2, L-stable, embedded first-order error estimate, one step size per item)
-   from each initial state, until the trajectory is within ``ball`` of its item's candidate and
-   still closing in — the same acceptance as the single chain;
+1. damped Newton on the reduced systems from every ``x0`` (the algorithm of
+   :func:`newton.newton`), one batched linear solve per iteration, then the verification of
+   :func:`system.verify` (residual, class, sign, eigenvalues), batched;
+2. when the settings' stages include ``integrate``: a batched linearly implicit Rosenbrock
+   integration (ROS3: L-stable, order 3, embedded order-2 error estimate, one step size per
+   item) from every ``x0``. At geometric checkpoints per item, an item whose trajectory is
+   within ``ball`` of its stable candidate and still closing in is done (the single chain's
+   acceptance); items with no candidate, or not approaching theirs, get a batched Newton from
+   where their trajectory is, whose stable verified answers become their new candidates.
 
-and every item that fails any of these (no convergence, rejected, unstable or marginal, or a
-trajectory that does not reach its candidate) is solved by the single chain,
-:func:`chain.solve_steady_state`, with its Newton point passed as a hint. With ``device`` a
-torch device, rates, Jacobians (autograd) and linear solves run in torch there; the bookkeeping
-and the verification stay in NumPy float64.
+An item whose trajectory passes ``growth_limit``, or is still growing when it reaches the
+horizon, is ``unbounded``. Every other item not done after ``BATCH_STEPS`` steps (no stable
+steady state reached: oscillation, a marginal or unstable point, a slow approach) is solved by
+the single chain
+(:func:`chain.solve_system`, with its batched Newton point as a hint), so ``solve_batch``
+returns what ``solve_steady_state`` would, item by item. The backends
+(:mod:`sbmleq.core.solve.backends`) run rates, Jacobians and solves in NumPy or in torch.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
 from sbmleq.core.compile import CompiledNetwork
 from sbmleq.core.reactions import ReactionNetwork
-from sbmleq.core.solve.chain import as_compiled, resolve_inputs, solve_steady_state
+from sbmleq.core.solve.backends import NumpyBackend, make_backend
+from sbmleq.core.solve.chain import solve_system
+from sbmleq.core.solve.integrate import growing
 from sbmleq.core.solve.newton import ARMIJO, MAX_HALVINGS, STALL, TARGET, positive_step
 from sbmleq.core.solve.outcome import SolveSettings, SolveStatus, StageRecord, SteadyStateResult
-from sbmleq.core.solve.system import (Reduction, ResidualScale, classify,
-                                      state_volumes)
+from sbmleq.core.solve.scale import ResidualScale
+from sbmleq.core.solve.system import (ReducedSystem, Reduction, as_compiled, classify, distance,
+                                      resolve_inputs, state_volumes)
 
-__all__ = ["solve_batch", "NumpyBackend", "TorchBackend"]
+__all__ = ["solve_batch", "batched_newton", "batched_verify"]
 
 # ROS3 (Sandu et al. 1997: L-stable, 3 stages, order 3 with an embedded order-2 estimate), in
 # the form (I / (h gamma) - J) k_i = f(x + sum_j a_ij k_j) + sum_j c_ij k_j / h
@@ -44,87 +49,14 @@ ROS3_C = (-1.0156171083877702091975600115545, 4.0759956452537699824805835358067,
 ROS3_M = (1.0, 6.1697947043828245592553615689730, -0.42772256543218573326238373806514)
 ROS3_E = (0.5, -2.9079558716805469821718236208017, 0.22354069897811569627360909276199)
 BATCH_RTOL = 1e-4  # the batched trajectories only decide which candidate is reached
-BATCH_ATOL = 1e-6  # times the state's size: the floor of the distance to a candidate
-BATCH_STEPS = 500  # batched steps at most: slow items go on in the single chain (LSODA)
-
-
-class NumpyBackend:
-    """Rates, Jacobians and batched solves in NumPy."""
-
-    def __init__(self, compiled: CompiledNetwork) -> None:
-        self.compiled = compiled
-
-    def rhs(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return self.compiled.rhs(x, p)
-
-    def jacobian(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return self.compiled.jacobian(x, p, sparse=False)
-
-    def inverse(self, a: np.ndarray) -> Any:
-        """A factorisation of ``a`` for :meth:`apply` (here the inverse: small systems)."""
-        try:
-            return np.linalg.inv(a)
-        except np.linalg.LinAlgError:
-            return np.full_like(a, np.nan)
-
-    def apply(self, inv: Any, b: np.ndarray) -> np.ndarray:
-        return np.einsum("bij,bj->bi", inv, b)
-
-    def solve(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        try:
-            out = np.linalg.solve(a, b[..., None])[..., 0]
-            if np.all(np.isfinite(out)):
-                return out
-        except np.linalg.LinAlgError:
-            pass
-        out = np.empty_like(b)
-        for i in range(len(b)):  # singular items: least squares one by one
-            try:
-                out[i] = np.linalg.solve(a[i], b[i])
-            except np.linalg.LinAlgError:
-                out[i] = np.linalg.lstsq(a[i], b[i], rcond=None)[0]
-        return out
-
-
-class TorchBackend(NumpyBackend):
-    """The same in torch on ``device`` (float64); arrays cross as NumPy."""
-
-    def __init__(self, compiled: CompiledNetwork, device: str) -> None:
-        import torch  # opt-in: the GPU path
-
-        super().__init__(compiled)
-        self.torch, self.device = torch, torch.device(device)
-
-    def _t(self, a: np.ndarray) -> Any:
-        return self.torch.as_tensor(np.ascontiguousarray(a), dtype=self.torch.float64,
-                                    device=self.device)
-
-    def rhs(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
-        with self.torch.no_grad():
-            return self.compiled.torch_rhs(self._t(x), self._t(p)).cpu().numpy()
-
-    def jacobian(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return self.compiled.torch_jacobian(self._t(x), self._t(p)).detach().cpu().numpy()
-
-    def inverse(self, a: np.ndarray) -> Any:
-        lu, piv, _ = self.torch.linalg.lu_factor_ex(self._t(a))
-        return lu, piv
-
-    def apply(self, inv: Any, b: np.ndarray) -> np.ndarray:
-        lu, piv = inv
-        return self.torch.linalg.lu_solve(lu, piv, self._t(b)[..., None])[..., 0].cpu().numpy()
-
-    def solve(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ta, tb = self._t(a), self._t(b)[..., None]
-        out, info = self.torch.linalg.solve_ex(ta, tb)
-        bad = (info != 0) | ~self.torch.isfinite(out).all(dim=(-2, -1))
-        if bool(bad.any()):
-            out[bad] = self.torch.linalg.pinv(ta[bad]) @ tb[bad]
-        return out[..., 0].cpu().numpy()
+BATCH_ATOL = 1e-6  # times max |x0|: the floor of the distance to a candidate
+BATCH_STEPS = 500  # batched steps at most: the other items go on in the single chain
+NEWTON_AGAIN = 4.0  # an item's next Newton from its trajectory once t has grown 4x
+NEWTON_EVERY = 20  # steps between two batched Newton runs for the items waiting for one
 
 
 class _Batch:
-    """The reduced systems of all items (arrays with a leading batch axis)."""
+    """The reduced systems of all items (arrays with a leading item axis)."""
 
     def __init__(self, compiled: CompiledNetwork, x0: np.ndarray, p: np.ndarray) -> None:
         self.compiled, self.x0, self.p = compiled, x0, p
@@ -134,23 +66,17 @@ class _Batch:
         self.totals = self.red.totals(x0, self.vol)
         self.offset, self.z = self.red.affine(self.vol, self.totals)
         self.k = self.red.n_species
-        sizes = np.maximum(np.max(np.abs(x0), axis=-1), np.max(np.abs(self.totals), axis=-1,
-                                                               initial=0.0))
-        self.x_scale = np.where(sizes > 0, sizes, 1.0)
+        self.x0_size = np.max(np.abs(x0), axis=-1, initial=0.0)
         s0 = np.max(self.scaler.scale(x0, p, self.vol), axis=-1, initial=0.0)
         self.ref = np.where(np.isfinite(s0), s0, 0.0)  # throughput at x0 (residual floor)
 
     def full(self, y: np.ndarray, i: np.ndarray) -> np.ndarray:
         return self.offset[i] + np.einsum("bnm,bm->bn", self.z[i], y)
 
-    def residual(self, x: np.ndarray, i: np.ndarray, f: np.ndarray) -> tuple[np.ndarray,
-                                                                               np.ndarray]:
+    def residual(self, x: np.ndarray, i: np.ndarray, f: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
         s = self.scaler.scale(x, self.p[i], self.vol[i])
         return ResidualScale.relative(f, s, self.ref[i]), s
-
-    def distance(self, a: np.ndarray, b: np.ndarray, i: np.ndarray) -> np.ndarray:
-        return np.max(np.abs(a - b) / (np.abs(b) + 1e-6 * self.x_scale[i, None]), axis=-1,
-                      initial=0.0)
 
 
 def _clip(y: np.ndarray, species: np.ndarray) -> np.ndarray:
@@ -159,49 +85,63 @@ def _clip(y: np.ndarray, species: np.ndarray) -> np.ndarray:
     return y
 
 
-def batched_newton(b: _Batch, be: NumpyBackend, settings: SolveSettings,
-                   deadline: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Damped Newton for every item from its ``x0``: states, converged flags, iterations."""
-    keep, n_items = b.red.keep, len(b.x0)
+def _polish(b: _Batch, be: NumpyBackend, g: np.ndarray, x: np.ndarray, y: np.ndarray,
+            f: np.ndarray, res: np.ndarray, species: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    keep = b.red.keep
+    jr = be.jacobian(x, b.p[g])[:, keep] @ b.z[g]
+    y_new = _clip(y + be.solve(jr, -f[:, keep]), species)
+    x_new = b.full(y_new, g)
+    res_new = b.residual(x_new, g, be.rhs(x_new, b.p[g]))[0]
+    better = (res_new <= res)[:, None]
+    return np.where(better, y_new, y), np.where(better, x_new, x)
+
+
+def batched_newton(b: _Batch, be: NumpyBackend, settings: SolveSettings, deadline: float,
+                   items: np.ndarray, x_start: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Damped Newton for ``items`` from ``x_start``: states, converged flags, iterations."""
+    keep, n = b.red.keep, len(items)
     species = keep < b.k
-    y = _clip(b.x0[:, keep], species)
-    x = b.full(y, np.arange(n_items))
-    active = np.ones(n_items, bool)
-    converged = np.zeros(n_items, bool)
-    iterations = np.zeros(n_items, np.int64)
-    goal = settings.residual_tol * TARGET
-    history = np.full((STALL + 1, n_items), np.inf)  # residuals of the last iterations
+    y = _clip(x_start[:, keep], species)
+    x = b.full(y, items)
+    active, converged = np.ones(n, bool), np.zeros(n, bool)
+    iterations = np.zeros(n, np.int64)
+    history = np.full((STALL + 1, n), np.inf)  # residuals of the last iterations
     for it in range(settings.max_newton_iter + 1):
         i = np.flatnonzero(active)
         if not len(i):
             break
-        f = be.rhs(x[i], b.p[i])
-        res, s = b.residual(x[i], i, f)
-        done = res <= goal
+        g = items[i]
+        f = be.rhs(x[i], b.p[g])
+        res, s = b.residual(x[i], g, f)
+        done = res <= settings.residual_tol * TARGET
         converged[i[done]] = True
+        if done.any():  # one more full step, as newton.newton does: round-off accuracy
+            d = i[done]
+            y[d], x[d] = _polish(b, be, items[d], x[d], y[d], f[done], res[done], species)
         history = np.roll(history, 1, axis=0)
         history[0, i] = res
         stalled = (it >= STALL) & (res > 0.5 * history[STALL, i])
-        active[i[done | ~np.isfinite(res) | stalled]] = False
-        keep_going = ~done & np.isfinite(res) & ~stalled
-        i, f, s = i[keep_going], f[keep_going], s[keep_going]
+        go = ~done & np.isfinite(res) & ~stalled
+        active[i[~go]] = False
+        i, g, f, s = i[go], g[go], f[go], s[go]
         if not len(i) or it == settings.max_newton_iter or time.monotonic() > deadline:
             break
-        jr = be.jacobian(x[i], b.p[i])[:, keep] @ b.z[i]
+        jr = be.jacobian(x[i], b.p[g])[:, keep] @ b.z[g]
         fr = f[:, keep]
         dy = be.solve(jr, -fr)
-        w = 1.0 / (s[:, keep] + ResidualScale.floor(s, b.ref[i]))
+        w = 1.0 / (s[:, keep] + ResidualScale.floor(s, b.ref[g]))
         phi0 = np.sum((w * fr) ** 2, axis=-1)
-        alpha = positive_step(x[i], b.full(dy, i) - b.offset[i], b.k)
+        alpha = positive_step(x[i], b.full(dy, g) - b.offset[g], b.k)
         pending = np.isfinite(dy).all(axis=-1)
-        active[i[~pending]] = False
         for _ in range(MAX_HALVINGS):
             j = np.flatnonzero(pending)
             if not len(j):
                 break
             yt = _clip(y[i[j]] + alpha[j, None] * dy[j], species)
-            xt = b.full(yt, i[j])
-            phi = np.sum((w[j] * be.rhs(xt, b.p[i[j]])[:, keep]) ** 2, axis=-1)
+            xt = b.full(yt, g[j])
+            phi = np.sum((w[j] * be.rhs(xt, b.p[g[j]])[:, keep]) ** 2, axis=-1)
             ok = np.isfinite(phi) & (phi <= (1.0 - ARMIJO * alpha[j]) * phi0[j])
             y[i[j[ok]]], x[i[j[ok]]] = yt[ok], xt[ok]
             pending[j[ok]] = False
@@ -211,56 +151,87 @@ def batched_newton(b: _Batch, be: NumpyBackend, settings: SolveSettings,
     return x, converged, iterations
 
 
-def batched_verify(b: _Batch, be: NumpyBackend, x: np.ndarray, settings: SolveSettings
+def batched_verify(b: _Batch, be: NumpyBackend, x: np.ndarray, items: np.ndarray,
+                   settings: SolveSettings
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[bool | None]]:
-    """:func:`system.verify` for all items: (state, ok, residual, max real part, stable)."""
+    """:func:`system.verify` for ``items``: (state, ok, residual, max real part, stable)."""
     x = x.copy()
-    k, idx = b.k, np.arange(len(x))
+    k, n = b.k, len(items)
     big = np.max(np.abs(x[:, :k]), axis=-1, initial=0.0)
     ok = np.isfinite(x).all(axis=-1)
     if k:
         ok &= np.min(x[:, :k], axis=-1) >= -settings.negative_tol * np.maximum(big, 1e-300)
         x[:, :k] = np.maximum(x[:, :k], 0.0)
-    safe = np.where(ok[:, None], x, b.x0)
-    res = b.residual(safe, idx, be.rhs(safe, b.p))[0]
-    cons = b.red.conservation_error(safe, b.vol, b.totals)
+    safe = np.where(ok[:, None], x, b.x0[items])
+    res = b.residual(safe, items, be.rhs(safe, b.p[items]))[0]
+    cons = b.red.conservation_error(safe, b.vol[items], b.totals[items])
     ok &= (res <= settings.residual_tol) & (cons <= settings.conservation_tol)
-    jr = be.jacobian(safe, b.p)[:, b.red.keep] @ b.z
+    jr = be.jacobian(safe, b.p[items])[:, b.red.keep] @ b.z[items]
     ok &= np.isfinite(jr).all(axis=(-2, -1))
-    max_real = np.full(len(x), np.nan)
-    stable: list[bool | None] = [None] * len(x)
+    max_real = np.full(n, np.nan)
+    stable: list[bool | None] = [None] * n
     good = np.flatnonzero(ok)
     if len(good):
         eig = np.linalg.eigvals(jr[good]).real if b.red.m else np.full((len(good), 1), -np.inf)
         max_real[good] = eig.max(axis=-1)
-        for g in good:
-            stable[g] = classify(float(max_real[g]), jr[g], settings)
+        for q in good:
+            stable[q] = classify(float(max_real[q]), jr[q], settings)
     return x, ok, res, max_real, stable
 
 
-def batched_reach(b: _Batch, be: NumpyBackend, target: np.ndarray, items: np.ndarray,
-                  settings: SolveSettings, deadline: float) -> tuple[np.ndarray, np.ndarray,
-                                                                    np.ndarray]:
-    """ROS3 from each item's ``x0`` until it reaches ``target``: (reached, time, state)."""
-    n_items = len(items)
-    x, t = b.x0[items].copy(), np.zeros(n_items)
-    reached = np.zeros(n_items, bool)
-    alive = np.ones(n_items, bool)
-    jr0 = be.jacobian(x, b.p[items])
-    h = 1e-2 / np.maximum(np.max(np.sum(np.abs(jr0), axis=-1), axis=-1), 1e-12)
-    d_check, t_check = np.full(n_items, np.inf), np.zeros(n_items)
-    atol = BATCH_ATOL * b.x_scale[items, None]
+class _Found:
+    """Per item: the stable verified candidate (NaN row: none), its numbers and its stage."""
+
+    def __init__(self, n_items: int, n_state: int) -> None:
+        self.state = np.full((n_items, n_state), np.nan)
+        self.res, self.max_real = np.full(n_items, np.nan), np.full(n_items, np.nan)
+        self.its = np.zeros(n_items, np.int64)
+        self.stage = [""] * n_items
+        self.hint: list[np.ndarray | None] = [None] * n_items  # any verified point, for the chain
+
+    def newton(self, b: _Batch, be: NumpyBackend, settings: SolveSettings, deadline: float,
+               items: np.ndarray, x_start: np.ndarray, stage: str) -> np.ndarray:
+        """Newton from ``x_start`` for ``items``; keep stable answers. Returns which did."""
+        x, conv, its = batched_newton(b, be, settings, deadline, items, x_start)
+        state, ok, res, max_real, stable = batched_verify(b, be, x, items, settings)
+        ok &= conv
+        self.its[items] += its
+        good = ok & np.array([s is True for s in stable], dtype=bool)
+        for q in np.flatnonzero(ok):
+            self.hint[items[q]] = state[q]
+        g = items[good]
+        self.state[g], self.res[g], self.max_real[g] = state[good], res[good], max_real[good]
+        for q in g:
+            self.stage[q] = stage
+        return good
+
+
+def batched_reach(b: _Batch, be: NumpyBackend, found: _Found, settings: SolveSettings,
+                  deadline: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """ROS3 from every ``x0`` until the trajectory reaches its item's candidate (module
+    docstring): (reached, unbounded, time, state). Unbounded: beyond ``growth_limit``, or
+    still growing (:func:`integrate.growing`) when the horizon is reached."""
+    n_items = len(b.x0)
+    x, t = b.x0.copy(), np.zeros(n_items)
+    reached, alive = np.zeros(n_items, bool), np.ones(n_items, bool)
+    h = 1e-2 / np.maximum(np.max(np.sum(np.abs(be.jacobian(x, b.p)), axis=-1), axis=-1), 1e-12)
+    d_check, t_check = np.full(n_items, np.inf), h.copy()
+    t_newton = h.copy()
+    scale_x = np.where(b.x0_size > 0, b.x0_size, 1.0)
+    atol = BATCH_ATOL * scale_x[:, None]
+    unbounded = np.zeros(n_items, bool)
+    norms: list[list[tuple[float, float]]] = [[] for _ in range(n_items)]
     eye = np.eye(b.x0.shape[1])
-    for _ in range(min(settings.max_steps, BATCH_STEPS)):
+    wants = np.zeros(n_items, bool)  # items waiting for a Newton from their trajectory
+    for step in range(min(settings.max_steps, BATCH_STEPS)):
         i = np.flatnonzero(alive & ~reached)
         if not len(i) or time.monotonic() > deadline:
             break
-        g, p, hi = items[i], b.p[items[i]], h[i, None]
+        p, hi = b.p[i], h[i, None]
         with np.errstate(all="ignore"):
             inv = be.inverse(eye / (ROS3_GAMMA * hi[..., None]) - be.jacobian(x[i], p))
-            f1 = be.rhs(x[i], p)
-            k1 = be.apply(inv, f1)
-            f2 = be.rhs(x[i] + k1, p)  # A21 = A31 = 1, A32 = 0: stages 2 and 3 share Y
+            k1 = be.apply(inv, be.rhs(x[i], p))
+            f2 = be.rhs(x[i] + k1, p)  # a21 = a31 = 1, a32 = 0: stages 2 and 3 share it
             k2 = be.apply(inv, f2 + ROS3_C[0] * k1 / hi)
             k3 = be.apply(inv, f2 + (ROS3_C[1] * k1 + ROS3_C[2] * k2) / hi)
             new = x[i] + ROS3_M[0] * k1 + ROS3_M[1] * k2 + ROS3_M[2] * k3
@@ -270,16 +241,34 @@ def batched_reach(b: _Batch, be: NumpyBackend, target: np.ndarray, items: np.nda
         fine = np.isfinite(err) & np.isfinite(new).all(axis=-1)
         acc = fine & (err <= 1.0)
         x[i[acc]], t[i[acc]] = new[acc], t[i[acc]] + h[i[acc]]
-        factor = np.where(fine, np.clip(0.9 * np.maximum(err, 1e-10) ** (-1.0 / 3.0), 0.2, 6.0),
-                          0.2)
-        h[i] *= factor
-        d = b.distance(x[i], target[i], g)
-        due = t[i] >= 2.0 * t_check[i]
-        close = (d < settings.ball ** 2) | (due & (d < settings.ball) & (d < d_check[i]))
-        reached[i[close]] = True
-        d_check[i[due]], t_check[i[due]] = d[due], t[i[due]]
-        alive[i[(t[i] >= settings.horizon) | (h[i] < 1e-300)]] = False
-    return reached, t, x
+        h[i] *= np.where(fine, np.clip(0.9 * np.maximum(err, 1e-10) ** (-1.0 / 3.0), 0.2, 6.0),
+                         0.2)
+        big = np.max(np.abs(x[i]), axis=-1) > settings.growth_limit * scale_x[i]
+        unbounded[i[big]] = True
+        alive[i[(t[i] >= settings.horizon) | (h[i] < 1e-300) | big]] = False
+        due = i[t[i] >= 2.0 * t_check[i]]  # this item's next checkpoint
+        for q in due:
+            norms[q].append((float(t[q]), float(np.max(np.abs(x[q]), initial=0.0))))
+        if not len(due):
+            continue
+        d = distance(x[due], found.state[due], b.x0_size[due])  # NaN without a candidate
+        has = np.isfinite(d)
+        closing = (d < d_check[due]) | (d < settings.ball ** 2)
+        reached[due[has & (d < settings.ball) & closing]] = True
+        again = due[~reached[due] & (~has | ~(d < d_check[due]))
+                    & (t[due] >= NEWTON_AGAIN * t_newton[due])]
+        d_check[due], t_check[due] = np.where(has, d, np.inf), t[due]
+        wants[again] = True
+        if step % NEWTON_EVERY == 0 and wants.any():  # together: one batch, not one per item
+            again = np.flatnonzero(wants & alive & ~reached)
+            wants[:] = False
+            t_newton[again] = t[again]
+            renewed = found.newton(b, be, settings, deadline, again, x[again], "batched newton@t")
+            d_check[again[renewed]] = np.inf  # a new candidate: closing in starts afresh
+    for q in np.flatnonzero(~reached & (t >= settings.horizon)):
+        size = max(b.x0_size[q], norms[q][0][1] if norms[q] else 0.0, 1e-300)
+        unbounded[q] |= growing(norms[q], size)
+    return reached, unbounded & ~reached, t, x
 
 
 def solve_batch(net: ReactionNetwork | CompiledNetwork,
@@ -290,7 +279,7 @@ def solve_batch(net: ReactionNetwork | CompiledNetwork,
     """:func:`solve_steady_state` for every row of ``x0`` ``(B, n_state)`` and/or ``p``
     ``(B, n_params)`` (one of them may be a single vector, broadcast), vectorised (module
     docstring). ``device``: None for NumPy, ``"auto"`` for CUDA when available, or a torch
-    device string."""
+    device string. ``settings.timeout`` bounds the vectorised part, and each fallback solve."""
     started = time.monotonic()
     deadline = started + settings.timeout
     compiled = as_compiled(net)
@@ -299,52 +288,39 @@ def solve_batch(net: ReactionNetwork | CompiledNetwork,
         if x_arr.ndim > 1 or p_arr.ndim > 1 else 1
     x_arr = np.broadcast_to(x_arr, (n_items, x_arr.shape[-1])).copy()
     p_arr = np.broadcast_to(p_arr, (n_items, p_arr.shape[-1])).copy()
-    be = _backend(compiled, device)
+    be = make_backend(compiled, device)
     b = _Batch(compiled, x_arr, p_arr)
-    t0 = time.monotonic()
-    x, conv, its = batched_newton(b, be, settings, deadline)
-    state, ok, res, max_real, stable = batched_verify(b, be, x, settings)
-    ok &= conv
-    t_newton = (time.monotonic() - t0) / n_items
-    accept = ok & np.array([s is True for s in stable])
-    reach_note: dict[int, str] = {}
-    reached_at: dict[int, np.ndarray] = {}
-    t1 = time.monotonic()
-    if "integrate" in settings.stages and accept.any():
-        items = np.flatnonzero(accept)
-        reached, t_end, x_end = batched_reach(b, be, state[items], items, settings, deadline)
-        for g, r, te, xe in zip(items, reached, t_end, x_end):
-            reach_note[int(g)] = f"reached at t={te:.3g}" if r else "not reached"
-            reached_at[int(g)] = xe
-        accept[items[~reached]] = False
-    t_reach = (time.monotonic() - t1) / max(len(reach_note), 1)
+    found = _Found(n_items, compiled.n_state)
+    everyone = np.arange(n_items)
+    accept = found.newton(b, be, settings, deadline, everyone, x_arr, "batched newton")
+    reached_at: np.ndarray | None = None
+    note = "not simulated (no integrate stage)"
+    unbounded = np.zeros(n_items, bool)
+    if "integrate" in settings.stages:
+        accept, unbounded, t_end, reached_at = batched_reach(b, be, found, settings, deadline)
+        note = "reached"
+    per_item = (time.monotonic() - started) / n_items
     out: list[SteadyStateResult] = []
     for g in range(n_items):
-        if not accept[g]:
-            hints = [state[g]] if ok[g] else []
-            out.append(solve_steady_state(compiled, x_arr[g], p_arr[g], settings, hints))
+        if unbounded[g]:
+            out.append(SteadyStateResult(
+                status=SolveStatus.UNBOUNDED, state=None, stable=None, max_real_eigenvalue=None,
+                residual=None, totals=b.totals[g], newton_iterations=int(found.its[g]),
+                stages=(StageRecord("batched", f"unbounded at t={t_end[g]:.3g}", per_item),),
+                stage=None, reached_state=reached_at[g], seconds=per_item,
+                message="the state grows without bound", state_ids=compiled.state_ids))
             continue
-        stages = [StageRecord("batched newton", "stable", t_newton)]
-        if g in reach_note:
-            stages.append(StageRecord("batched integrate", reach_note[g], t_reach))
+        if not accept[g]:
+            hints = [found.hint[g]] if found.hint[g] is not None else []
+            system = ReducedSystem.build(compiled, x_arr[g], p_arr[g], scaler=b.scaler)
+            out.append(solve_system(system, settings, None, hints))
+            continue
+        outcome = note if reached_at is None else f"reached at t={t_end[g]:.3g}"
         out.append(SteadyStateResult(
-            status=SolveStatus.STABLE, state=state[g], stable=True,
-            max_real_eigenvalue=float(max_real[g]), residual=float(res[g]),
-            totals=b.totals[g], newton_iterations=int(its[g]), stages=tuple(stages),
-            stage="batched newton", reached_state=reached_at.get(g),
-            seconds=sum(s.seconds for s in stages),
+            status=SolveStatus.STABLE, state=found.state[g], stable=True,
+            max_real_eigenvalue=float(found.max_real[g]), residual=float(found.res[g]),
+            totals=b.totals[g], newton_iterations=int(found.its[g]),
+            stages=(StageRecord("batched", outcome, per_item),), stage=found.stage[g],
+            reached_state=None if reached_at is None else reached_at[g], seconds=per_item,
             state_ids=compiled.state_ids))
     return out
-
-
-def _backend(compiled: CompiledNetwork, device: str | None) -> NumpyBackend:
-    if device is None:
-        return NumpyBackend(compiled)
-    if device == "auto":
-        try:
-            import torch  # only to ask whether a GPU is there
-        except ImportError:
-            return NumpyBackend(compiled)
-        return TorchBackend(compiled, "cuda") if torch.cuda.is_available() \
-            else NumpyBackend(compiled)
-    return TorchBackend(compiled, device)

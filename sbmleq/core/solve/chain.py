@@ -1,80 +1,48 @@
 """The staged chain: the steady state a network's dynamics reach from its own initial state.
 
-Stages (each recorded with its outcome and wall time in ``SteadyStateResult.stages``):
+Stages run in the order of ``settings.stages`` (default ``("newton", "integrate")``, chosen by
+measurement) and are recorded with their outcome and wall time:
 
 1. ``newton``: damped Newton on the reduced system from ``x0``; a verified answer becomes a
    candidate (stable, unstable or marginal by the reduced Jacobian).
-2. ``ptc``: pseudo-transient continuation from ``x0``, only when Newton gave no stable candidate.
-3. ``integrate``: BDF from ``x0`` with the analytic Jacobian, inspected at geometric checkpoints.
-   The trajectory decides: a stable (or marginal) candidate is accepted once the trajectory is
-   within ``ball`` of it (scaled max-norm) and still closing in; ``newton@t`` attempts from the
-   trajectory add candidates as it slows down; an unstable candidate is reported only when the
-   trajectory sits on it long after a perturbation would have left (``t * Re(lambda) > 50``).
-4. from the same trajectory: ``oscillation`` (sustained cycles; the fixed point inside is
-   searched from the cycle's mean) and ``unbounded`` (norm beyond ``growth_limit``, integrator
-   blow-up, or steady growth at the horizon).
+2. ``ptc`` (opt-in): pseudo-transient continuation from ``x0``.
+3. ``integrate``: LSODA (BDF when it fails) from ``x0``, inspected at geometric checkpoints.
+   A stable candidate is accepted once the trajectory is within ``ball`` of it and closing in;
+   the trajectory's own state once it verifies (the only way a marginal point is answered);
+   ``newton@t`` from the trajectory adds candidates; an unstable candidate the trajectory
+   seems to sit on is probed with small steps before ``unstable`` is answered; the same
+   trajectory shows ``oscillation`` and ``unbounded`` growth.
 
-So Newton never decides alone: a candidate the dynamics do not reach is never the answer. With
-``settings.confirm = False`` the chain stops at the first stable candidate of stages 1-2 (fast,
-but then the answer is *a* stable steady state of the class, not necessarily the reached one).
+Newton never decides alone: a candidate the dynamics do not reach is never the answer (without
+``integrate`` in the stages the first stable candidate is returned, marked unconfirmed). The
+criteria and their measurements are in docs/general-solver.md.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from sbmleq.core.compile import CompiledNetwork, compile_network
+from sbmleq.core.compile import CompiledNetwork
 from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.core.solve.integrate import Trajectory, detect_oscillation, growing
 from sbmleq.core.solve.newton import NewtonOutcome, newton, ptc
 from sbmleq.core.solve.outcome import SolveSettings, SolveStatus, StageRecord, SteadyStateResult
-from sbmleq.core.solve.system import Check, ReducedSystem, verify
+from sbmleq.core.solve.system import Check, ReducedSystem, as_compiled, resolve_inputs, verify
 from sbmleq.errors import InputError
 
-__all__ = ["solve_steady_state", "as_compiled", "resolve_inputs"]
+__all__ = ["solve_steady_state", "solve_system", "STAGES"]
 
-SIT_GROWTH = 50.0  # e-folds after which a trajectory still on an unstable point sits on it
 STAGES = ("newton", "ptc", "integrate")
 SOLVERS: dict[str, Callable[..., NewtonOutcome]] = {"newton": newton, "ptc": ptc}
-MARGINAL_RTOL = 1e-10  # integrator tolerance when the reached state is marginal
+SIT_GROWTH = 50.0  # e-folds after which a trajectory still on an unstable point sits on it
+MARGINAL_RTOL = 1e-10  # integrator tolerance again, for a marginal answer or near a saddle
 OSC_EVERY = 2000  # integrator steps between two looks for an oscillation, at most
-DAMPED = 1e-3  # a per-cycle amplitude ratio below 1 - DAMPED with a stable point inside: damped
-
-
-def as_compiled(net: ReactionNetwork | CompiledNetwork) -> CompiledNetwork:
-    return net if isinstance(net, CompiledNetwork) else compile_network(net)
-
-
-def resolve_inputs(compiled: CompiledNetwork, x0: Mapping[str, float] | Sequence[float] |
-                   np.ndarray | None, p: Mapping[str, float] | Sequence[float] | np.ndarray |
-                   None) -> tuple[np.ndarray, np.ndarray]:
-    """``x0`` and ``p`` as float arrays (``x0`` by state id or a vector; ``p`` overrides by
-    parameter id or a full vector); leading batch dimensions are kept."""
-    net = compiled.network
-    where = net.name or "network"
-    if isinstance(p, Mapping):
-        p = net.parameter_vector(p)
-    p_arr = compiled.p0 if p is None else np.asarray(p, dtype=np.float64)
-    if isinstance(x0, Mapping):
-        unknown = sorted(set(x0) - set(net.state_ids))
-        if unknown:
-            raise InputError(f"unknown state variable(s) {', '.join(unknown[:5])}", source=where)
-        base = compiled.x0
-        x0 = np.array([float(x0.get(s, base[i])) for i, s in enumerate(net.state_ids)])
-    x_arr = compiled.x0 if x0 is None else np.asarray(x0, dtype=np.float64)
-    if x_arr.shape[-1:] != (net.n_state,):
-        raise InputError(f"the initial state needs {net.n_state} values, got shape "
-                         f"{x_arr.shape}", source=where)
-    if p_arr.shape[-1:] != (len(compiled.parameter_ids),):
-        raise InputError(f"the parameter vector needs {len(compiled.parameter_ids)} values, "
-                         f"got shape {p_arr.shape}", source=where)
-    if not (np.all(np.isfinite(x_arr)) and np.all(np.isfinite(p_arr))):
-        raise InputError("initial state and parameters must be finite", source=where)
-    return x_arr, p_arr
+DAMPED = 1e-3  # per-cycle amplitude ratio below 1 - DAMPED around a stable point: damped
+PERSIST = 10.0  # around a stable point, an oscillation must last 10x as long as when first seen
 
 
 def solve_steady_state(net: ReactionNetwork | CompiledNetwork,
@@ -91,16 +59,27 @@ def solve_steady_state(net: ReactionNetwork | CompiledNetwork,
     if x_arr.ndim != 1 or p_arr.ndim != 1:
         raise InputError("one state and one parameter vector here; use solve_batch for many",
                          source=compiled.network.name or "network")
-    system = ReducedSystem.build(compiled, x_arr, p_arr)
-    out = _Chain(system, settings, started).run(candidates)
-    if out.status is SolveStatus.STABLE and out.stable is None and out.reached_state is not \
-            None and settings.integrate_rtol > MARGINAL_RTOL:
-        # a marginal state (e.g. one of a continuum) is where the trajectory stops, not a root
-        # Newton can polish: follow the trajectory again, accurately
+    return solve_system(ReducedSystem.build(compiled, x_arr, p_arr), settings, started,
+                        candidates)
+
+
+def solve_system(system: ReducedSystem, settings: SolveSettings, started: float | None = None,
+                 candidates: Sequence[np.ndarray] = ()) -> SteadyStateResult:
+    """:func:`solve_steady_state` on a built system (the batched solver reuses its residual
+    scale across items); ``started``: the clock the timeout counts from."""
+    started = time.monotonic() if started is None else started
+    chain = _Chain(system, settings, started)
+    out = chain.run(candidates)
+    marginal = out.status is SolveStatus.STABLE and out.stable is None
+    if (marginal or chain.sensitive) and out.reached_state is not None \
+            and settings.integrate_rtol > MARGINAL_RTOL:
+        # a marginal state (one of a continuum) is where the trajectory stops, not a root
+        # Newton can polish; a trajectory that passed close to a saddle went to one side or the
+        # other by a small margin: either way, follow the trajectory again, accurately
         tight = replace(settings, integrate_rtol=MARGINAL_RTOL, stages=("integrate",),
-                        timeout=max(settings.timeout - out.seconds, 0.0))
+                        timeout=max(settings.timeout - (time.monotonic() - started), 0.0))
         again = _Chain(system, tight, time.monotonic()).run([])
-        if again.status is SolveStatus.STABLE:
+        if again.status is not SolveStatus.TIMEOUT:
             return replace(again, stages=out.stages + again.stages,
                            newton_iterations=out.newton_iterations + again.newton_iterations,
                            seconds=time.monotonic() - started)
@@ -108,12 +87,18 @@ def solve_steady_state(net: ReactionNetwork | CompiledNetwork,
 
 
 class _Chain:
+    """One solve: the candidates found so far, the stage records, the deadline."""
+
     def __init__(self, system: ReducedSystem, settings: SolveSettings, started: float) -> None:
         self.system, self.settings, self.started = system, settings, started
         self.deadline = started + settings.timeout
         self.stages: list[StageRecord] = []
         self.found: list[tuple[Check, str]] = []  # verified candidates and the stage that found them
         self.iterations = 0
+        # when an oscillation was first seen, and the fixed point found inside it
+        self.osc_seen: tuple[float, tuple[Check, str] | None] | None = None
+        self.left: set[int] = set()  # unstable candidates the trajectory was seen to leave
+        self.sensitive = False  # the trajectory came within ``ball`` of an unstable point
 
     # ------------------------------------------------------------------ pieces
     def result(self, status: SolveStatus, found: tuple[Check, str] | None = None,
@@ -159,29 +144,47 @@ class _Chain:
         return self.found[-1]
 
     def near(self, x: np.ndarray, t: float, prev: dict[int, float]
-             ) -> Callable[[], SteadyStateResult] | None:
-        """A candidate the trajectory has reached (module docstring, stage 3), as a function
-        building the result once the stage is recorded."""
+             ) -> tuple[str, tuple[Check, str]] | None:
+        """A candidate the trajectory has reached (module docstring, stage 3): ``("stable",
+        found)``, or ``("sits", found)`` for an unstable one it seems to sit on."""
         ball = self.settings.ball
         for i, (check, name) in enumerate(self.found):
             d = self.system.distance(x, check.state)
             before = prev.get(i, np.inf)
             prev[i] = d
-            found = (check, name)
-            if check.stable is not False and d < ball and (d < before or d < ball ** 2):
-                return lambda: self.result(SolveStatus.STABLE, found, reached=x)
+            if check.stable is True and d < ball and (d < before or d < ball ** 2):
+                return "stable", (check, name)  # (a marginal point: only the trajectory's own)
             mr = check.max_real if check.max_real is not None else 0.0
-            if check.stable is False and d < ball ** 2 and before < ball ** 2 \
-                    and t * mr > SIT_GROWTH:
-                return lambda: self.result(
-                    SolveStatus.UNSTABLE, found, reached=x,
-                    message="the trajectory stays at an unstable fixed point")
+            if check.stable is False and d < ball:
+                self.sensitive = True  # passing close to a saddle: which side is a fine matter
+            if check.stable is False and i not in self.left and d < ball ** 2 \
+                    and before < ball ** 2 and t * mr > SIT_GROWTH:
+                return "sits", (check, name)
         return None
+
+    def probe(self, found: tuple[Check, str], traj: Trajectory) -> Trajectory | None:
+        """Does the trajectory really sit on the unstable point ``found``? Large implicit
+        steps damp a slowly growing mode, so follow it again from where it is with steps of
+        at most ``0.5 / Re(lambda)`` for ``SIT_GROWTH / Re(lambda)``: None when it stays (an
+        invariant set, or exactly on the point), else the trajectory that left."""
+        rate = max(found[0].max_real or 0.0, 1e-300)
+        t0 = time.monotonic()
+        careful = Trajectory(self.system, replace(self.settings, integrate_rtol=MARGINAL_RTOL),
+                             self.deadline, traj.method, traj.x, traj.t, max_step=0.5 / rate)
+        state = careful.advance(traj.t + SIT_GROWTH / rate)
+        left = self.system.distance(careful.x, found[0].state) >= self.settings.ball ** 2
+        self.stages.append(StageRecord("probe", "left the unstable point" if left else
+                                       f"stays ({state})", time.monotonic() - t0))
+        if not left or state == "timeout":
+            return None
+        self.left.add(self.found.index(found))
+        return Trajectory(self.system, self.settings, self.deadline, traj.method, careful.x,
+                          careful.t)
 
     # ------------------------------------------------------------------ the chain
     def run(self, hints: Sequence[np.ndarray] = ()) -> SteadyStateResult:
         system, settings = self.system, self.settings
-        for k, h in enumerate(hints):
+        for h in hints:
             check = verify(system, system.project(h), settings)
             self.stages.append(StageRecord("hint", "verified" if check.ok else
                                            f"rejected ({check.reason})", 0.0))
@@ -211,13 +214,14 @@ class _Chain:
     def integrate(self) -> SteadyStateResult:
         t0 = time.monotonic()
         hit = self.near(self.system.x0, 0.0, {})
-        if hit is not None:
+        if hit is not None and hit[0] == "stable":
             self.stages.append(StageRecord("integrate", "at x0", time.monotonic() - t0))
-            return hit()
+            return self.result(SolveStatus.STABLE, hit[1], reached=self.system.x0)
         out = self.simulate(self.settings.method)
         if out is None:  # the integrator broke down at an ordinary state: once more with BDF
             out = self.simulate("BDF")
-        return out if out is not None else self.end(None, [], "failed", "integrator failed")
+        return out if out is not None else self.end(None, None, [], "failed",
+                                                    "integrator failed")
 
     def simulate(self, method: str) -> SteadyStateResult | None:
         """Follow the trajectory from ``x0`` until it decides (None: the integrator failed
@@ -235,6 +239,7 @@ class _Chain:
         norms = [(0.0, float(np.max(np.abs(system.x0), initial=0.0)))]
         last_try = (0.0, system.residual(system.x0))
         next_look = 8 * settings.osc_cycles
+        x_prev: np.ndarray | None = None  # the state at the previous checkpoint
         while True:
             state = traj.advance(t_check)
             x, t = traj.x, traj.t
@@ -254,18 +259,31 @@ class _Chain:
             norms.append((t, float(np.max(np.abs(x), initial=0.0))))
             before = dict(prev)
             hit = self.near(x, t, prev)
+            if hit is not None and hit[0] == "sits":
+                moved = self.probe(hit[1], traj)
+                if moved is None:
+                    self.stages.append(StageRecord(name, f"sits at t={t:.3g}",
+                                                   time.monotonic() - t0))
+                    return self.result(SolveStatus.UNSTABLE, hit[1], reached=x,
+                                       message="the trajectory stays at an unstable fixed point")
+                traj, hit = moved, None
+                t_check = traj.t
+                continue
             approaching = any(prev[i] < before.get(i, np.inf) for i, (c, _) in
                               enumerate(self.found) if c.stable)
             res = system.residual(x)
+            if hit is None and res <= settings.residual_tol:
+                hit = self.settled(x, name, x_prev)  # the trajectory itself is at a steady state
             if hit is None and not approaching and state != "failed" and \
                     (res <= 0.1 * last_try[1] or t >= 8.0 * last_try[0]):
                 last_try = (t, res)
                 if self.attempt(f"newton@t={t:.3g}", newton, x) is not None:
                     hit = self.near(x, t, prev)
+                    hit = hit if hit is None or hit[0] == "stable" else None
             if hit is not None:
                 self.stages.append(StageRecord(name, f"reached at t={t:.3g}",
                                                time.monotonic() - t0))
-                return hit()
+                return self.result(SolveStatus.STABLE, hit[1], reached=x)
             if traj.steps >= next_look:  # geometric, then every OSC_EVERY steps
                 next_look = traj.steps + min(max(traj.steps // 2, 8 * settings.osc_cycles),
                                              OSC_EVERY)
@@ -275,8 +293,32 @@ class _Chain:
             if state in ("finished", "steps", "failed"):
                 self.stages.append(StageRecord(name, f"{state} at t={t:.3g}",
                                                time.monotonic() - t0))
-                return self.end(x, norms, state, traj.message)
+                return self.end(x, x_prev, norms, state, traj.message)
             t_check = max(t_check * settings.check_ratio, t)
+            x_prev = x
+
+    def settled(self, x: np.ndarray, name: str, x_prev: np.ndarray | None
+                ) -> tuple[str, tuple[Check, str]] | None:
+        """The trajectory's own state, when it verifies and is not unstable. A stable one is
+        polished by Newton (its root is where the trajectory goes); a marginal one must also
+        have stopped moving (within ``ball^2`` of the previous checkpoint): near a continuum a
+        state can pass the residual test and still drift."""
+        check = verify(self.system, x, self.settings)
+        if not check.ok or check.stable is False:
+            return None
+        if check.stable is None:
+            if x_prev is None or self.system.distance(x_prev, x) >= self.settings.ball ** 2:
+                return None
+            self.found.append((check, name))  # itself, not a Newton point near it
+            return "stable", self.found[-1]
+        out = newton(self.system, x, self.settings, self.deadline)
+        if out.converged and out.state is not None:
+            root = verify(self.system, out.state, self.settings)
+            if root.ok and root.stable and self.system.distance(x, root.state) < \
+                    self.settings.ball:
+                check = root
+        self.found.append((check, name))
+        return "stable", self.found[-1]
 
     def _first_check(self) -> float:
         jr = self.system.reduced_jacobian(self.system.x0)
@@ -287,12 +329,15 @@ class _Chain:
 
     def oscillation(self, traj: Trajectory, name: str, t0: float) -> SteadyStateResult | None:
         times, states = traj.history()
-        osc = detect_oscillation(times, states, self.settings, self.system.x_scale)
+        osc = detect_oscillation(times, states, self.settings, self.system.x0_size)
         if osc is None:
             return None
-        inside = self.attempt("newton@cycle", newton, osc.mean)
-        if inside is not None and inside[0].stable and osc.decay < 1.0 - DAMPED:
-            return None  # a damped oscillation around a stable point: keep integrating
+        if self.osc_seen is None:
+            self.osc_seen = (traj.t, self.attempt("newton@cycle", newton, osc.mean))
+        first, inside = self.osc_seen
+        if inside is not None and inside[0].stable and (osc.decay < 1.0 - DAMPED
+                                                        or traj.t < PERSIST * first):
+            return None  # damped, or not yet long enough, around a stable point: go on
         self.stages.append(StageRecord(name, f"oscillation (period {osc.period:.4g})",
                                        time.monotonic() - t0))
         kind = "sustained oscillation" if osc.regular else "sustained irregular oscillation"
@@ -301,15 +346,20 @@ class _Chain:
                f"{osc.decay:.4f}")
         return self.result(SolveStatus.OSCILLATION, inside, reached=traj.x, message=msg)
 
-    def end(self, x: np.ndarray | None, norms: list[tuple[float, float]], state: str,
-            why: str) -> SteadyStateResult:
+    def end(self, x: np.ndarray | None, x_prev: np.ndarray | None,
+            norms: list[tuple[float, float]], state: str, why: str) -> SteadyStateResult:
         """The horizon (or step budget, or an integrator failure) without a decision."""
+        if x is not None and self.system.residual(x) <= self.settings.residual_tol:
+            hit = self.settled(x, "integrate", x_prev)
+            if hit is not None:
+                return self.result(SolveStatus.STABLE, hit[1], reached=x)
         if x is not None and state != "failed":
             found = self.attempt("newton@end", newton, x)
             if found is not None and found[0].stable is not False and \
                     self.system.distance(x, found[0].state) < self.settings.ball:
                 return self.result(SolveStatus.STABLE, found, reached=x)
-        if growing(norms, self.system.x_scale):
+        first = norms[1][1] if len(norms) > 1 else 0.0
+        if growing(norms, max(self.system.x0_size, first, 1e-300)):
             return self.result(SolveStatus.UNBOUNDED, reached=x,
                                message="the state is still growing at the horizon")
         unstable = [f for f in self.found if f[0].stable is False]
@@ -320,6 +370,13 @@ class _Chain:
         if state == "failed" or x is None:
             return self.result(SolveStatus.FAILED, reached=x, message=f"integrator: {why}")
         res = self.system.residual(x)
+        k = self.system.n_species
+        low = float(np.min(x[:k], initial=0.0))
+        if low < -self.settings.negative_tol * max(float(np.max(np.abs(x[:k]), initial=0.0)),
+                                                   1e-300):
+            return self.result(SolveStatus.NOT_FOUND, reached=x, message=(
+                f"the trajectory goes negative (down to {low:.3g}): a rate law that does not "
+                f"vanish when its reactant is gone; no non-negative steady state"))
         return self.result(SolveStatus.NOT_FOUND, reached=x,
                            message=f"no steady state reached (relative residual {float(res):.2e}"
                                    f" at the end)")

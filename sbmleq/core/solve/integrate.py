@@ -31,10 +31,13 @@ DENSE_JAC_MAX = 256  # above this many state variables the integrator gets a spa
 
 
 class Trajectory:
-    """The solution from ``system.x0``, advanced on demand (see the module docstring)."""
+    """The solution from ``system.x0`` (or from ``x_start`` at ``t_start``), advanced on
+    demand (see the module docstring); ``max_step`` bounds the step (to resolve a slow
+    unstable mode that large implicit steps would damp)."""
 
     def __init__(self, system: ReducedSystem, settings: SolveSettings, deadline: float,
-                 method: str | None = None) -> None:
+                 method: str | None = None, x_start: np.ndarray | None = None,
+                 t_start: float = 0.0, max_step: float = np.inf) -> None:
         from scipy import integrate  # ~0.2 s import: only when a trajectory is needed
 
         self.system, self.settings, self.deadline = system, settings, deadline
@@ -50,10 +53,18 @@ class Trajectory:
 
         cls = {"BDF": integrate.BDF, "LSODA": integrate.LSODA, "Radau": integrate.Radau}[method]
         atol = settings.integrate_atol * system.x_scale
-        self.solver = cls(fun, 0.0, np.array(system.x0, dtype=np.float64), settings.horizon,
-                          rtol=settings.integrate_rtol, atol=atol, jac=jac)
-        self.times: list[float] = [0.0]
-        self.states: list[np.ndarray] = [np.array(system.x0, dtype=np.float64)]
+        start = np.array(system.x0 if x_start is None else x_start, dtype=np.float64)
+        # a first step from the fastest rate: near a steady state the solvers' own guess (from
+        # |f|, tiny there) can be huge and land where the laws are undefined (BIOMD279)
+        j0 = np.asarray(system.jacobian(start))
+        norm = float(np.max(np.sum(np.abs(j0), axis=-1), initial=0.0)) if j0.size else 0.0
+        first = float(np.clip(1e-3 / norm, 1e-12, 1.0)) if np.isfinite(norm) and norm > 0 \
+            else 1e-3
+        self.solver = cls(fun, t_start, start, max(settings.horizon, t_start),
+                          rtol=settings.integrate_rtol, atol=atol, jac=jac, max_step=max_step,
+                          first_step=min(first, max_step))
+        self.times: list[float] = [t_start]
+        self.states: list[np.ndarray] = [start]
         self.steps = 0
         self.message = ""
 
@@ -76,7 +87,11 @@ class Trajectory:
                 return "timeout"
             if self.steps >= self.settings.max_steps:
                 return "steps"
-            message = self.solver.step()
+            try:
+                message = self.solver.step()
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # NaN/inf inside
+                self.message = str(exc)
+                return "failed"
             self.steps += 1
             if self.solver.status == "failed":
                 self.message = str(message or "integrator failed")
@@ -88,6 +103,9 @@ class Trajectory:
             self.states.append(y)
             if len(self.times) > 2 * HISTORY:
                 del self.times[:HISTORY], self.states[:HISTORY]
+            if np.any(np.isnan(y)):
+                self.message = "the state became NaN (a rate law undefined there)"
+                return "failed"
             if not np.all(np.isfinite(y)) or np.max(np.abs(y), initial=0.0) > limit:
                 return "blowup"
         return "ok" if self.solver.status == "running" else "finished"
@@ -124,15 +142,17 @@ def _refine(t: np.ndarray, y: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, 
 
 def detect_oscillation(times: np.ndarray, states: np.ndarray, settings: SolveSettings,
                        x_scale: float) -> Oscillation | None:
-    """A sustained (or slowly damped) oscillation in the stored steps, or None."""
+    """A sustained (or slowly damped) oscillation in the stored steps, or None (``x_scale``:
+    max |x0|, 0 allowed)."""
     if len(times) < 4 * settings.osc_cycles:
         return None
+    size = max(float(np.max(np.abs(states))), x_scale)  # the trajectory's own magnitude
     swing = (states.max(axis=0) - states.min(axis=0)) / (np.max(np.abs(states), axis=0)
-                                                         + 1e-6 * x_scale)
+                                                         + 1e-6 * size)
     for comp in np.argsort(-swing)[:3]:
         if swing[comp] < settings.ball:
             return None
-        found = _cycles(times, states[:, comp], settings)
+        found = _cycles(times, states[:, comp], settings, 1e-6 * size)
         if found is not None:
             t_from, t_to, period, amplitude, decay, cycles, regular = found
             last = (times >= t_from) & (times <= t_to)
@@ -141,10 +161,11 @@ def detect_oscillation(times: np.ndarray, states: np.ndarray, settings: SolveSet
     return None
 
 
-def _cycles(t: np.ndarray, v: np.ndarray, settings: SolveSettings
+def _cycles(t: np.ndarray, v: np.ndarray, settings: SolveSettings, floor: float
             ) -> tuple[float, float, float, float, float, int, bool] | None:
     """Regular: the last ``n`` cycles (maximum to maximum) agree in amplitude and period within
-    ``osc_rtol``. Irregular: over the last ``3 n`` maxima the swing of the last third is at
+    ``osc_rtol``; amplitudes count from ``ball`` times the component's size plus ``floor`` (a
+    millionth of the state's size: round-off wobble of a vanishing species is no cycle). Irregular: over the last ``3 n`` maxima the swing of the last third is at
     least 0.9 of the first third's (period doubling, chaos: sustained, not periodic)."""
     inner = np.arange(1, len(v) - 1)
     top = inner[(v[inner] > v[inner - 1]) & (v[inner] >= v[inner + 1])]
@@ -154,7 +175,7 @@ def _cycles(t: np.ndarray, v: np.ndarray, settings: SolveSettings
         return None
     tt, vt = _refine(t, v, top)
     tb, vb = _refine(t, v, bottom)
-    size = max(float(np.max(np.abs(vt[-(n + 1):]))), 1e-300)
+    size = float(np.max(np.abs(vt[-(n + 1):]))) + floor  # amplitudes are judged against this
     amps, periods = [], []
     for k in range(len(tt) - n, len(tt)):  # each cycle: from one maximum to the next
         inside = (tb > tt[k - 1]) & (tb < tt[k])
@@ -187,16 +208,17 @@ def _cycles(t: np.ndarray, v: np.ndarray, settings: SolveSettings
     return float(cuts[2]), float(stop), float((stop - start) / m), last, decay, m, False
 
 
-def growing(checks: list[tuple[float, float]], x_scale: float, span: float = 100.0,
+def growing(checks: list[tuple[float, float]], size: float, span: float = 100.0,
             exponent: float = 0.25) -> bool:
     """Growth without bound, read from the checkpoints ``(t, max |x|)``: over the last
     ``span`` factor in time the norm rose monotonically, at least like ``t ** exponent``
-    (linear growth gives 1, exponential far more), to over 100 times the state's size."""
+    (linear growth gives 1, exponential far more), to over 100 times ``size`` (the larger of
+    max |x0| and the norm at the first checkpoint)."""
     if len(checks) < 3:
         return False
     t2, n2 = checks[-1]
     early = [k for k, (t, _) in enumerate(checks) if 0 < t <= t2 / span]
-    if not early or n2 <= 100.0 * x_scale:
+    if not early or n2 <= 100.0 * size:
         return False
     k = early[-1]
     t1, n1 = checks[k]

@@ -8,7 +8,8 @@ state's conservation class and the reduced Jacobian is non-singular at a hyperbo
   a step limited so that positive species stay positive (at most 99 % of the way to zero),
   and Armijo backtracking on ``|W f|^2`` with ``W`` the residual scale at the current iterate.
 - :func:`ptc`: pseudo-transient continuation, ``(I / tau - J) dy = f`` with the switched
-  evolution relaxation ``tau <- tau |f_old| / |f_new|``: it follows the dynamics while far
+  evolution relaxation ``tau <- tau |f_old| / |f_new|`` (at least doubling after a full
+  step): it follows the dynamics while far
   from a steady state and becomes Newton near one, so it reaches steady states that plain Newton
   from a poor start misses.
 
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sbmleq.core.solve.outcome import SolveSettings
-from sbmleq.core.solve.system import ReducedSystem, ResidualScale
+from sbmleq.core.solve.scale import ResidualScale
+from sbmleq.core.solve.system import ReducedSystem
 
 __all__ = ["NewtonOutcome", "newton", "ptc", "positive_step", "TARGET"]
 
@@ -181,7 +183,10 @@ def ptc(system: ReducedSystem, x_start: np.ndarray, settings: SolveSettings,
             tau *= 0.25
         else:
             return NewtonOutcome(x, False, it, res, "pseudo-time step failed")
-        tau = min(tau * min(norm0 / max(norm1, 1e-300), 10.0) * max(alpha, 0.1), 1e300)
+        # switched evolution relaxation, at least doubling after a full step: a pseudo-time that
+        # grows geometrically, so that slow stretches of the dynamics do not stall it
+        ratio = float(np.clip(norm0 / max(norm1, 1e-300), 0.5, 10.0))
+        tau = min(tau * ratio * (2.0 if alpha >= 1.0 else max(alpha, 0.1)), 1e300)
         y, x = y_try, x_try
     return NewtonOutcome(x, res <= settings.residual_tol, it, res,
                          "timeout" if time.monotonic() > deadline else "no convergence")

@@ -45,10 +45,10 @@ class SolveStatus(str, enum.Enum):
 class SolveSettings:
     """Tolerances and limits of one solve (all relative unless said otherwise)."""
 
-    residual_tol: float = 1e-9  # accepted answer: max_i |f_i| / scale_i (see verify.residual)
-    conservation_tol: float = 1e-9  # |L a - T| / (sum |L||a| or |T|) per law
+    residual_tol: float = 1e-9  # accepted answer: max_i |f_i| / (s_i + floor), system.py
+    conservation_tol: float = 1e-9  # |L a - T| / max(sum |L||a|, |T|) per law
     negative_tol: float = 1e-9  # a species may be >= -negative_tol * max|x| (then clipped to 0)
-    eig_tol: float = 1e-9  # stable when max Re(eig) < -eig_tol * max(1, |J_red|_inf)... see docs
+    eig_tol: float = 1e-9  # stable: max Re(eig) < -eig_tol * |J_red|_inf (unstable: > +tol)
     max_newton_iter: int = 60
     max_ptc_iter: int = 400
     horizon: float = 1e9  # longest simulated time (model time units)
@@ -57,7 +57,7 @@ class SolveSettings:
     ball: float = 1e-3  # scaled distance under which a trajectory is "at" a stable point
     method: str = "LSODA"  # integrator (scipy): LSODA, BDF or Radau; BDF retries a failed LSODA
     integrate_rtol: float = 1e-6  # the trajectory only decides where it goes: Newton polishes
-    integrate_atol: float = 1e-12  # times the state scale max(|x0|, totals), 1 when both are 0
+    integrate_atol: float = 1e-12  # times max |x0| (1 when the network starts empty)
     max_steps: int = 200_000  # integrator steps per solve
     timeout: float = 30.0  # wall-clock seconds per solve
     # the chain's stages in order (any of "newton", "ptc", "integrate"); without "integrate"
@@ -65,7 +65,7 @@ class SolveSettings:
     stages: tuple[str, ...] = ("newton", "integrate")
     osc_cycles: int = 6  # extrema needed before an oscillation can be declared
     osc_rtol: float = 2e-2  # relative amplitude/period change tolerated between cycles
-    growth_limit: float = 1e12  # |x| beyond this times the state scale: unbounded
+    growth_limit: float = 1e12  # |x| beyond this times max |x0| (or 1): unbounded
 
 
 class StageRecord(NamedTuple):

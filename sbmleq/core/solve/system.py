@@ -11,36 +11,58 @@ with ``x_dep = (T_j - sum_i L_ji V_i y_i) / (L_j,dep V_dep)``. Newton works on `
 Jacobian ``J[keep] @ Z`` has the eigenvalues of the dynamics inside the class (the zero
 eigenvalues that the conservation laws give the full Jacobian are gone).
 
-Residual scale (what "relative residual" means everywhere in the solver): each rate law (and
-rate rule) is split into its additive terms (:func:`flux_terms`: a reversible law
-``kf*S*E - kr*ES`` into its forward and backward fluxes), and its *gross flux* ``g_j`` is the sum
-of the terms' magnitudes. For a species row ``s_i = sum_j |N_ij| g_j / V_i``, everything that
-flows in and out; for a rate-rule row, its own gross value. The relative residual is
-``max_i |f_i| / (s_i + 1e-6 max(max_k s_k, S0) + 1e-300)`` (``S0`` = ``max_k s_k`` at ``x0``): each balance relative to its own throughput,
-with a floor at a millionth of the largest throughput (at ``x`` or at the initial state, whichever
-is larger) so that a species with negligible flux does not demand more digits than floating
-point gives, and a state where every flux has died out (everything consumed) is measured
-against the fluxes that were there at the start. Everything here broadcasts over leading
-batch dimensions (the batched solver uses the same functions).
+The residual scale (what "relative residual" means everywhere) is :mod:`.scale`. Everything
+here broadcasts over leading batch dimensions (the batched solver uses the same functions).
 """
 
 from __future__ import annotations
 
-import itertools
-import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+
 import numpy as np
 
-from sbmleq.core.compile import CompiledNetwork, _NumpyOps, compile_expressions
-from sbmleq.core.expr import Expr, Op, mul
+from sbmleq.core.compile import CompiledNetwork, compile_network
+from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.core.solve.outcome import SolveSettings
+from sbmleq.core.solve.scale import ResidualScale
+from sbmleq.errors import InputError
 
-__all__ = ["Reduction", "ResidualScale", "ReducedSystem", "Check", "state_volumes", "verify",
-           "SCALE_FLOOR"]
+__all__ = ["Reduction", "ReducedSystem", "Check", "state_volumes", "verify", "distance",
+           "classify", "as_compiled", "resolve_inputs"]
 
-SCALE_FLOOR = 1e-6  # of the largest throughput: the smallest scale a balance is measured against
-TERM_LIMIT = 64  # a rate law is split into at most this many terms for its gross flux
+
+def as_compiled(net: ReactionNetwork | CompiledNetwork) -> CompiledNetwork:
+    return net if isinstance(net, CompiledNetwork) else compile_network(net)
+
+
+def resolve_inputs(compiled: CompiledNetwork, x0: Mapping[str, float] | Sequence[float] |
+                   np.ndarray | None, p: Mapping[str, float] | Sequence[float] | np.ndarray |
+                   None) -> tuple[np.ndarray, np.ndarray]:
+    """``x0`` and ``p`` as float arrays (``x0`` by state id or a vector; ``p`` overrides by
+    parameter id or a full vector); leading batch dimensions are kept."""
+    net = compiled.network
+    where = net.name or "network"
+    if isinstance(p, Mapping):
+        p = net.parameter_vector(p)
+    p_arr = compiled.p0 if p is None else np.asarray(p, dtype=np.float64)
+    if isinstance(x0, Mapping):
+        unknown = sorted(set(x0) - set(net.state_ids))
+        if unknown:
+            raise InputError(f"unknown state variable(s) {', '.join(unknown[:5])}", source=where)
+        base = compiled.x0
+        x0 = np.array([float(x0.get(s, base[i])) for i, s in enumerate(net.state_ids)])
+    x_arr = compiled.x0 if x0 is None else np.asarray(x0, dtype=np.float64)
+    if x_arr.shape[-1:] != (net.n_state,):
+        raise InputError(f"the initial state needs {net.n_state} values, got shape "
+                         f"{x_arr.shape}", source=where)
+    if p_arr.shape[-1:] != (len(compiled.parameter_ids),):
+        raise InputError(f"the parameter vector needs {len(compiled.parameter_ids)} values, "
+                         f"got shape {p_arr.shape}", source=where)
+    if not (np.all(np.isfinite(x_arr)) and np.all(np.isfinite(p_arr))):
+        raise InputError("initial state and parameters must be finite", source=where)
+    return x_arr, p_arr
 
 
 def state_volumes(compiled: CompiledNetwork, p: np.ndarray) -> np.ndarray:
@@ -109,74 +131,6 @@ class Reduction:
         return err.max(axis=-1)
 
 
-def flux_terms(e: Expr, limit: int = TERM_LIMIT) -> list[Expr]:
-    """``e`` as a sum of terms: sums split, products distributed over the sums among their
-    factors (``c * (kf*S*E - kr*ES) / K`` gives ``c*kf*S*E/K`` and ``-c*kr*ES/K``), unless that
-    would make more than ``limit`` terms."""
-    if isinstance(e, Op) and e.op == "add":
-        out = [t for a in e.args for t in flux_terms(a, limit)]
-        return out if len(out) <= limit else [e]
-    if isinstance(e, Op) and e.op == "mul":
-        lists = [flux_terms(f, limit) for f in e.args]
-        if math.prod(len(x) for x in lists) > limit:
-            return [e]
-        return [mul(*combo) for combo in itertools.product(*lists)]
-    return [e]
-
-
-class ResidualScale:
-    """The throughput each balance is measured against (module docstring)."""
-
-    def __init__(self, compiled: CompiledNetwork) -> None:
-        net = compiled.network
-        self.compiled = compiled
-        self.abs_n = np.abs(np.asarray(net.stoichiometry))
-        self.k = len(net.state_species)
-        laws = [r.rate for r in net.reactions] + [rule.rate for rule in net.rate_rules]
-        terms: list[Expr] = []
-        owner: list[int] = []
-        for j, law in enumerate(laws):
-            parts = flux_terms(law)
-            terms += parts
-            owner += [j] * len(parts)
-        self.sum_terms = np.zeros((len(terms), len(laws)))  # term -> its law
-        self.sum_terms[np.arange(len(terms)), owner] = 1.0
-        self._terms = compile_expressions(terms, net.state_ids, net.parameter_ids)[1]
-
-    def gross(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """Per law (reactions, then rate rules) the sum of its terms' magnitudes."""
-        shape = np.broadcast_shapes(x.shape[:-1], p.shape[:-1])
-        with np.errstate(all="ignore"):
-            vals = self._terms(x, p, _NumpyOps)
-        out = np.empty(shape + (len(vals),))
-        for k, v in enumerate(vals):
-            out[..., k] = np.abs(v)
-        return out @ self.sum_terms
-
-    def scale(self, x: np.ndarray, p: np.ndarray, vol: np.ndarray) -> np.ndarray:
-        x, p = np.asarray(x, dtype=np.float64), np.asarray(p, dtype=np.float64)
-        g = self.gross(x, p)
-        r = self.abs_n.shape[1]
-        species = (g[..., :r] @ self.abs_n.T) / vol[..., :self.k]
-        return np.concatenate([species, g[..., r:]], axis=-1)
-
-    @staticmethod
-    def floor(s: np.ndarray, ref: np.ndarray | float = 0.0) -> np.ndarray:
-        """``SCALE_FLOOR`` times the larger of the largest throughput and ``ref`` (the
-        throughput at the initial state), keeping the last axis."""
-        top = np.maximum(np.max(s, axis=-1, initial=0.0), ref)
-        return (SCALE_FLOOR * top + 1e-300)[..., None]
-
-    @staticmethod
-    def relative(f: np.ndarray, s: np.ndarray, ref: np.ndarray | float = 0.0) -> np.ndarray:
-        """``max_i |f_i| / (s_i + floor)`` per item (inf when ``f`` is not finite)."""
-        if f.shape[-1] == 0:
-            return np.zeros(f.shape[:-1])
-        with np.errstate(invalid="ignore"):
-            r = np.max(np.abs(f) / (s + ResidualScale.floor(s, ref)), axis=-1)
-        return np.where(np.all(np.isfinite(f), axis=-1), r, np.inf)
-
-
 @dataclass(eq=False)
 class ReducedSystem:
     """One parameter set and one conservation class of one compiled network."""
@@ -211,12 +165,15 @@ class ReducedSystem:
         return self.reduction.n_species
 
     @cached_property
+    def x0_size(self) -> float:
+        """The largest |x0| (0 when the network starts empty)."""
+        return float(np.max(np.abs(self.x0), initial=0.0))
+
+    @property
     def x_scale(self) -> float:
-        """A magnitude for the state: the largest |x0| or conserved total, 1 when all are 0."""
-        vals = [np.max(np.abs(self.x0), initial=0.0),
-                np.max(np.abs(self.totals), initial=0.0)]
-        s = max(vals)
-        return s if s > 0 else 1.0
+        """A magnitude for the state (integrator tolerance, growth limit): ``x0_size``, 1 when
+        the network starts empty."""
+        return self.x0_size if self.x0_size > 0 else 1.0
 
     def full(self, y: np.ndarray) -> np.ndarray:
         offset, z = self._affine
@@ -264,8 +221,16 @@ class ReducedSystem:
         return float(ResidualScale.relative(f, self.scale(x), self.ref_scale))
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
-        """Scaled max-norm distance: ``max_i |a_i - b_i| / (|b_i| + 1e-6 x_scale)``."""
-        return float(np.max(np.abs(a - b) / (np.abs(b) + 1e-6 * self.x_scale), initial=0.0))
+        """Scaled max-norm distance of ``a`` from ``b``: ``max_i |a_i - b_i| / (|b_i| + floor)``,
+        ``floor = 1e-6 max(max |b|, max |x0|)`` (the sizes of the two states the solve knows)."""
+        return float(distance(a, b, self.x0_size))
+
+
+def distance(a: np.ndarray, b: np.ndarray, size: np.ndarray | float) -> np.ndarray:
+    """:meth:`ReducedSystem.distance` for arrays with leading batch axes (``size``: max |x0|)."""
+    top = np.maximum(np.max(np.abs(b), axis=-1, initial=0.0), size)
+    floor = (1e-6 * top + 1e-300)[..., None]
+    return np.max(np.abs(a - b) / (np.abs(b) + floor), axis=-1, initial=0.0)
 
 
 @dataclass(frozen=True)
