@@ -32,6 +32,7 @@ first reasons; the command line exits 3. Unreadable input raises
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import warnings
 from pathlib import Path
@@ -58,6 +59,7 @@ from sbmleq.solvers.isolate import IsolatedWorker
 from sbmleq.solvers.roadrunner import (
     RoadRunnerResult,
     SolverSettings,
+    check_timeout,
     make_worker,
     solve_network_rr,
     solve_sbml_text,
@@ -149,10 +151,10 @@ class Session:
         if engine != "sbmleq":
             raise InputError(f"unknown engine {engine!r} (sbmleq or roadrunner)",
                              source=src.display)
-        timeout = self.timeout if timeout is _SESSION else timeout
+        timeout = check_timeout(self.timeout if timeout is _SESSION else timeout)
         settings = self.solve_settings
-        if timeout is not None:
-            settings = dataclasses.replace(settings, timeout=float(timeout))
+        if timeout is not None and math.isfinite(timeout):
+            settings = dataclasses.replace(settings, timeout=timeout)
         return solve_source(src, settings=settings)
 
     def _solve(self, src: ModelSource, timeout: float | None) -> RoadRunnerResult:
