@@ -9,7 +9,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from sbmleq.core.compile import compile_network
-from sbmleq.core.expr import add, div, mul, num, power, sub, sym
+from sbmleq.core.expr import add, call, div, mul, num, power, sub, sym
 from sbmleq.core.reactions import RateRule, Reaction, ReactionNetwork, Species
 from sbmleq.core.solve import SolveSettings, SolveStatus, solve_batch, solve_steady_state
 from sbmleq.core.solve.scale import flux_terms
@@ -212,6 +212,11 @@ def test_bistable_switch_reports_the_state_the_dynamics_reach():
     assert middle.status is SolveStatus.UNSTABLE and middle.stable is False
     assert middle.state[0] == 2.0 and middle.max_real_eigenvalue == pytest.approx(1.0)
     assert middle.reached_state[0] == pytest.approx(2.0)
+    # a hair from the saddle the side decides, and the chain follows it (re-run at 1e-10)
+    for x0, end in ((2.0 + 1e-9, 3.0), (2.0 - 1e-9, 1.0), (2.0 + 1e-12, 3.0)):
+        near_saddle = solve_steady_state(schlogl(x0))
+        assert near_saddle.status is SolveStatus.STABLE
+        assert near_saddle.state[0] == pytest.approx(end, abs=1e-12)
     # only Newton (no simulation) gives 3 from 1.5: why the integration stage is the default
     fast = solve_steady_state(schlogl(1.5), settings=SolveSettings(stages=("newton",)))
     assert fast.state[0] == pytest.approx(3.0) and "not confirmed" in fast.message
@@ -290,9 +295,19 @@ def test_inputs_by_id_and_timeout():
     with pytest.raises(InputError):
         solve_steady_state(net, x0=[1.0, 2.0])
     with pytest.raises(InputError):
-        solve_steady_state(net, settings=SolveSettings(stages=("bogus",)))
+        SolveSettings(stages=("bogus",))
     r = solve_steady_state(repressilator(), settings=SolveSettings(timeout=0.0))
     assert r.status is SolveStatus.TIMEOUT and r.seconds < 5.0
+
+
+def test_undefined_rate_law_fails_cleanly():
+    X = sym("X")
+    net = ReactionNetwork(species=(Species("X", "c", 0.0), Species("Y", "c", 1.0)),
+                          reactions=(Reaction("r", (("X", 1),), (("Y", 1),), call("ln", X)),),
+                          parameters={}, compartments={"c": 1.0}, name="log_of_zero")
+    r = solve_steady_state(net)
+    assert r.status is SolveStatus.FAILED and r.state is None
+    assert [s.name for s in r.stages] == ["newton", "integrate (LSODA)", "integrate (BDF)"]
 
 
 def test_status_values_are_stable_strings():

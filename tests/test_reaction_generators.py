@@ -14,10 +14,11 @@ import pytest
 from sbmleq.core.expr import Num, Op
 from sbmleq.core.families import FAMILIES as LAW_FAMILIES
 from sbmleq.core.labels import Label, label_networks
-from sbmleq.core.reaction_generators import (FAMILY_OUTCOMES, GENERATORS, MIN_SIZE, OUTCOMES,
+from sbmleq.core.reaction_generators import (FAMILY_OUTCOMES, GENERATORS, OUTCOMES,
                                              RNConfig, balanced_sample, build_network,
-                                             families_for, generate_networks, network_from_dict,
-                                             network_to_dict, sample_group, structure_key)
+                                             families_for, generate_networks, min_size,
+                                             network_from_dict, network_to_dict, sample_group,
+                                             sample_networks, structure_key)
 from sbmleq.errors import NetworkError
 
 GENERAL = ["mass_action", "michaelis_menten", "hill", "modifiers", "zero_order",
@@ -49,6 +50,12 @@ def test_registry_has_every_family():
         RNConfig(families=("nope",))
     with pytest.raises(ValueError):
         RNConfig(n_min=1)
+    with pytest.raises(ValueError):  # no oscillator fits in 2 species but these
+        RNConfig(families=("repressilator", "goodwin"), n_max=5, target="oscillates")
+    small = RNConfig(n_min=2, n_max=3, group_size=1)  # families too big for 3 are not drawn
+    nets = sample_networks(small, np.random.default_rng(1), 60)
+    assert max(net.n_state for net in nets) <= 3
+    assert len({net.name.split(":")[0] for net in nets}) >= 8
 
 
 @pytest.mark.parametrize("family", sorted(GENERATORS))
@@ -56,8 +63,7 @@ def test_family_builds_valid_networks_of_the_asked_size(family):
     for n in (2, 7, 64):
         for target in FAMILY_OUTCOMES[family]:
             net = build_network(family, n, structure_seed=n, value_seed=1, target=target)
-            floor = 6 if (family, target) == ("goodwin", "oscillates") else MIN_SIZE[family]
-            assert net.n_state == max(n, floor), (family, n, net.n_state)
+            assert net.n_state == max(n, min_size(family, target)), (family, n, net.n_state)
             assert net.parameter_vector().shape == (len(net.parameter_ids),)
             read = set()
             for r in net.reactions:

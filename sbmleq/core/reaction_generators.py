@@ -33,7 +33,7 @@ from sbmleq.core.rn_families import FAMILIES, FamilyFn, NetworkBuilder
 from sbmleq.core.rn_motifs import MOTIF_MIN_SIZE, MOTIF_OUTCOMES, MOTIFS
 from sbmleq.errors import NetworkError
 
-__all__ = ["GENERATORS", "OUTCOMES", "FAMILY_OUTCOMES", "RNConfig", "build_network",
+__all__ = ["GENERATORS", "OUTCOMES", "FAMILY_OUTCOMES", "RNConfig", "build_network", "min_size",
            "sample_group", "sample_networks", "generate_networks", "structure_key",
            "families_for", "balanced_sample", "BalanceReport", "network_to_dict",
            "network_from_dict", "expr_to_json", "expr_from_json"]
@@ -48,14 +48,22 @@ MIN_SIZE: dict[str, int] = {**{f: 2 for f in FAMILIES}, "enzyme_complex": 4,
 MAX_SPECIES = 64
 
 
-def families_for(target: str | None, families: Sequence[str] | None = None) -> tuple[str, ...]:
-    """The families (of ``families``, default all) that can be asked for ``target``."""
+def min_size(family: str, target: str | None = None) -> int:
+    """The fewest floating species ``family`` builds (for ``target``)."""
+    if family == "goodwin" and target != "settles":  # oscillating loops need 6 stages
+        return 6
+    return MIN_SIZE[family]
+
+
+def families_for(target: str | None, families: Sequence[str] | None = None,
+                 n_max: int = MAX_SPECIES) -> tuple[str, ...]:
+    """The families (of ``families``, default all) that can be asked for ``target`` within
+    ``n_max`` species."""
     pool = tuple(GENERATORS) if families is None else tuple(families)
-    if target is None:
-        return pool
-    if target not in OUTCOMES:
+    if target is not None and target not in OUTCOMES:
         raise ValueError(f"unknown target outcome {target!r}; known: {OUTCOMES}")
-    return tuple(f for f in pool if target in FAMILY_OUTCOMES[f])
+    return tuple(f for f in pool if (target is None or target in FAMILY_OUTCOMES[f])
+                 and min_size(f, target) <= n_max)
 
 
 @dataclass(frozen=True)
@@ -82,8 +90,9 @@ class RNConfig:
             raise ValueError("decades must be finite and >= 0")
         if self.group_size < 1:
             raise ValueError("group_size must be >= 1")
-        if not families_for(self.target, self.families):
-            raise ValueError(f"none of {self.families} can target {self.target!r}")
+        if not families_for(self.target, self.families, self.n_max):
+            raise ValueError(f"none of {self.families} can target {self.target!r} within "
+                             f"{self.n_max} species")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,10 +100,11 @@ class RNConfig:
 
 def build_network(family: str, n_species: int, structure_seed: int, value_seed: int,
                   decades: float = 3.0, target: str | None = None,
-                  families: Sequence[str] | None = None) -> ReactionNetwork:
+                  laws: Sequence[str] | None = None) -> ReactionNetwork:
     """One network: ``family``'s structure from ``structure_seed``, its values from
-    ``value_seed``; reactions labelled by :func:`~sbmleq.core.families.classify` (or with
-    ``families``, one per reaction, known from a network of the same structure)."""
+    ``value_seed``, ``max(n_species, min_size(family, target))`` floating species; reactions
+    labelled by :func:`~sbmleq.core.families.classify` (or with ``laws``, one family per
+    reaction, known from a network of the same structure)."""
     if family not in GENERATORS:
         raise ValueError(f"unknown reaction-network family {family!r}")
     n = max(int(n_species), MIN_SIZE[family])
@@ -103,7 +113,7 @@ def build_network(family: str, n_species: int, structure_seed: int, value_seed: 
                        decades, name)
     GENERATORS[family](b, n, target)
     ids = frozenset(s.id for s in b.species)
-    labels = [classify(r, ids) for r in b.reactions] if families is None else families
+    labels = [classify(r, ids) for r in b.reactions] if laws is None else laws
     b.reactions = [replace(r, family=f) for r, f in zip(b.reactions, labels)]
     return b.build()
 
@@ -115,10 +125,9 @@ def _seed(rng: np.random.Generator) -> int:
 def sample_group(cfg: RNConfig, rng: np.random.Generator,
                  size: int | None = None) -> list[ReactionNetwork]:
     """``size`` (default ``cfg.group_size``) networks of one random structure."""
-    pool = families_for(cfg.target, cfg.families)
+    pool = families_for(cfg.target, cfg.families, cfg.n_max)
     family = pool[int(rng.integers(len(pool)))]
-    lo = max(cfg.n_min, MIN_SIZE[family])
-    n = int(rng.integers(min(lo, cfg.n_max), cfg.n_max + 1))
+    n = int(rng.integers(max(cfg.n_min, min_size(family, cfg.target)), cfg.n_max + 1))
     size = cfg.group_size if size is None else size
     if size <= 0:
         return []
@@ -167,7 +176,7 @@ class BalanceReport:
     def hit_rate(self, target: str) -> float:
         seen = self.proposed.get(target, 0)
         hits = self.outcomes.get(target, {}).get(target, 0)
-        return (hits + 1.0) / (seen + 2.0)  # Laplace: never 0 before anything was seen
+        return (hits + 0.75) / (seen + 1.0)  # a prior of 3 in 4: never 0, not too timid
 
 
 def balanced_sample(cfg: RNConfig, count: int, rng: np.random.Generator,
@@ -195,7 +204,7 @@ def balanced_sample(cfg: RNConfig, count: int, rng: np.random.Generator,
                 continue
             m = int(min(max_batch, math.ceil(deficit / report.hit_rate(target))))
             m = max(cfg.group_size, -(-m // cfg.group_size) * cfg.group_size)
-            aim = target if families_for(target, cfg.families) else None
+            aim = target if families_for(target, cfg.families, cfg.n_max) else None
             nets = sample_networks(replace(cfg, target=aim), rng, m)
             labels = list(labeller(nets))
             report.proposed[target] = report.proposed.get(target, 0) + len(nets)

@@ -229,9 +229,13 @@ def _species(b: NetworkBuilder, n: int, prefix: str = "S") -> list[str]:
     return [b.add_species(prefix) for _ in range(n)]
 
 
-def _inputs_outputs(b: NetworkBuilder, names: Sequence[str], p_degrade: float = 0.8,
-                    p_saturable: float = 0.2) -> None:
-    """One to three intakes, and a (linear or saturable) degradation on most species."""
+def _inputs_outputs(b: NetworkBuilder, names: Sequence[str], target: str | None,
+                    p_degrade: float = 0.8, p_saturable: float = 0.2) -> None:
+    """One to three intakes, and a (linear or saturable) degradation on most species; for the
+    ``settles`` target a linear one on every species (a species without a drain, or with a
+    saturable one, is what makes these networks grow)."""
+    if target == "settles":
+        p_degrade, p_saturable = 1.0, 0.0
     for s in b.pick(names, int(b.s.integers(1, min(3, len(names)) + 1))):
         b.intake(s)
     for s in names:
@@ -269,7 +273,7 @@ def mass_action_family(b: NetworkBuilder, n: int, target: str | None = None) -> 
     names = _species(b, n)
     for a, c in _edges(b, names):
         _ma_reaction(b, a, c, names)
-    _inputs_outputs(b, names, p_saturable=0.0)
+    _inputs_outputs(b, names, target, p_saturable=0.0)
 
 
 @register("michaelis_menten")
@@ -279,7 +283,7 @@ def michaelis_menten_family(b: NetworkBuilder, n: int, target: str | None = None
     for a, c in _edges(b, names):
         enzyme = b.pick(names)[0] if b.s.random() < 0.3 else None
         b.michaelis_menten(a, [(c, 1)], enzyme=enzyme if enzyme not in (a, c) else None)
-    _inputs_outputs(b, names)
+    _inputs_outputs(b, names, target)
 
 
 @register("hill")
@@ -293,7 +297,7 @@ def hill_family(b: NetworkBuilder, n: int, target: str | None = None) -> None:
             regs = b.pick([x for x in names if x != s] or names, int(b.s.integers(1, 3)))
             b.regulated_production(s, [(r, "act" if b.s.random() < 0.5 else "inh")
                                        for r in regs])
-    _inputs_outputs(b, names, p_degrade=0.95, p_saturable=0.0)
+    _inputs_outputs(b, names, target, p_degrade=0.95, p_saturable=0.0)
 
 
 @register("modifiers")
@@ -312,7 +316,7 @@ def modifier_family(b: NetworkBuilder, n: int, target: str | None = None) -> Non
             body = mul(div(mul(b.param(rid, "Vmax", b.rand()), s),
                            add(b.param(rid, "Km", b.rand()), s)), *fs)
         b.add(rid, [(a, 1)], [(c, 1)], body, "modifiers")
-    _inputs_outputs(b, names)
+    _inputs_outputs(b, names, target)
 
 
 @register("zero_order")
@@ -324,7 +328,7 @@ def zero_order_family(b: NetworkBuilder, n: int, target: str | None = None) -> N
         b.zero_order([(s, 1)])
     for a, c in _edges(b, names, (0.5, 1.0)):
         b.mass_action([(a, 1)], [(c, 1)])
-    _inputs_outputs(b, names, p_degrade=0.9, p_saturable=0.3)
+    _inputs_outputs(b, names, target, p_degrade=0.9, p_saturable=0.3)
 
 
 @register("intake_degradation")
@@ -333,7 +337,7 @@ def intake_degradation_family(b: NetworkBuilder, n: int, target: str | None = No
     names = _species(b, n)
     for a, c in _edges(b, names):
         b.mass_action([(a, 1)], [(c, 1)])
-    _inputs_outputs(b, names, p_degrade=0.5, p_saturable=0.0)
+    _inputs_outputs(b, names, target, p_degrade=0.5, p_saturable=0.0)
 
 
 @register("enzyme_complex")
@@ -352,9 +356,10 @@ def enzyme_complex_family(b: NetworkBuilder, n: int, target: str | None = None) 
         chain.append(b.add_species("S"))
         b.mass_action([(chain[-2], 1)], [(chain[-1], 1)])
     b.intake(chain[0])
-    b.degradation(chain[-1], saturable=b.s.random() < 0.3)
-    for s in chain[1:-1]:
-        if b.s.random() < 0.3:
+    settle = target == "settles"  # then every species of the chain drains linearly
+    b.degradation(chain[-1], saturable=b.s.random() < 0.3 and not settle)
+    for s in chain[:-1]:
+        if b.s.random() < 0.3 or settle:
             b.degradation(s)
 
 
@@ -410,4 +415,4 @@ def mixed_family(b: NetworkBuilder, n: int, target: str | None = None) -> None:
     while len(b.floating) < n:
         names.append(b.add_species("S"))
         b.mass_action([(b.pick(names[:-1])[0], 1)], [(names[-1], 1)])
-    _inputs_outputs(b, names)
+    _inputs_outputs(b, names, target)

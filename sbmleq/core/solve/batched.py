@@ -188,6 +188,7 @@ class _Found:
         self.its = np.zeros(n_items, np.int64)
         self.stage = [""] * n_items
         self.hint: list[np.ndarray | None] = [None] * n_items  # any verified point, for the chain
+        self.saddle = np.full((n_items, n_state), np.nan)  # an unstable verified point
 
     def newton(self, b: _Batch, be: NumpyBackend, settings: SolveSettings, deadline: float,
                items: np.ndarray, x_start: np.ndarray, stage: str) -> np.ndarray:
@@ -199,6 +200,8 @@ class _Found:
         good = ok & np.array([s is True for s in stable], dtype=bool)
         for q in np.flatnonzero(ok):
             self.hint[items[q]] = state[q]
+            if stable[q] is False:
+                self.saddle[items[q]] = state[q]
         g = items[good]
         self.state[g], self.res[g], self.max_real[g] = state[good], res[good], max_real[good]
         for q in g:
@@ -219,7 +222,7 @@ def batched_reach(b: _Batch, be: NumpyBackend, found: _Found, settings: SolveSet
     t_newton = h.copy()
     scale_x = np.where(b.x0_size > 0, b.x0_size, 1.0)
     atol = BATCH_ATOL * scale_x[:, None]
-    unbounded = np.zeros(n_items, bool)
+    unbounded, sensitive = np.zeros(n_items, bool), np.zeros(n_items, bool)
     norms: list[list[tuple[float, float]]] = [[] for _ in range(n_items)]
     eye = np.eye(b.x0.shape[1])
     wants = np.zeros(n_items, bool)  # items waiting for a Newton from their trajectory
@@ -253,6 +256,8 @@ def batched_reach(b: _Batch, be: NumpyBackend, found: _Found, settings: SolveSet
             continue
         d = distance(x[due], found.state[due], b.x0_size[due])  # NaN without a candidate
         has = np.isfinite(d)
+        # close to a saddle: the single chain decides, at a tighter tolerance (as it does)
+        sensitive[due[distance(x[due], found.saddle[due], b.x0_size[due]) < settings.ball]] = True
         closing = (d < d_check[due]) | (d < settings.ball ** 2)
         reached[due[has & (d < settings.ball) & closing]] = True
         again = due[~reached[due] & (~has | ~(d < d_check[due]))
@@ -268,7 +273,7 @@ def batched_reach(b: _Batch, be: NumpyBackend, found: _Found, settings: SolveSet
     for q in np.flatnonzero(~reached & (t >= settings.horizon)):
         size = max(b.x0_size[q], norms[q][0][1] if norms[q] else 0.0, 1e-300)
         unbounded[q] |= growing(norms[q], size)
-    return reached, unbounded & ~reached, t, x
+    return reached & ~sensitive, unbounded & ~reached, t, x
 
 
 def solve_batch(net: ReactionNetwork | CompiledNetwork,

@@ -34,14 +34,15 @@ from sbmleq.core.solve.outcome import SolveSettings, SolveStatus, StageRecord, S
 from sbmleq.core.solve.system import Check, ReducedSystem, as_compiled, resolve_inputs, verify
 from sbmleq.errors import InputError
 
-__all__ = ["solve_steady_state", "solve_system", "STAGES"]
+__all__ = ["solve_steady_state", "solve_system"]
 
-STAGES = ("newton", "ptc", "integrate")
 SOLVERS: dict[str, Callable[..., NewtonOutcome]] = {"newton": newton, "ptc": ptc}
 SIT_GROWTH = 50.0  # e-folds after which a trajectory still on an unstable point sits on it
 MARGINAL_RTOL = 1e-10  # integrator tolerance again, for a marginal answer or near a saddle
 OSC_EVERY = 2000  # integrator steps between two looks for an oscillation, at most
 DAMPED = 1e-3  # per-cycle amplitude ratio below 1 - DAMPED around a stable point: damped
+DECIDED = (SolveStatus.STABLE, SolveStatus.UNSTABLE, SolveStatus.OSCILLATION,
+           SolveStatus.UNBOUNDED)
 PERSIST = 10.0  # around a stable point, an oscillation must last 10x as long as when first seen
 
 
@@ -79,7 +80,7 @@ def solve_system(system: ReducedSystem, settings: SolveSettings, started: float 
         tight = replace(settings, integrate_rtol=MARGINAL_RTOL, stages=("integrate",),
                         timeout=max(settings.timeout - (time.monotonic() - started), 0.0))
         again = _Chain(system, tight, time.monotonic()).run([])
-        if again.status is not SolveStatus.TIMEOUT:
+        if again.status in DECIDED:  # else the first answer stands
             return replace(again, stages=out.stages + again.stages,
                            newton_iterations=out.newton_iterations + again.newton_iterations,
                            seconds=time.monotonic() - started)
@@ -117,6 +118,9 @@ class _Chain:
     def timed_out(self) -> bool:
         return time.monotonic() > self.deadline
 
+    def record(self, name: str, outcome: str, t0: float) -> None:
+        self.stages.append(StageRecord(name, outcome, time.monotonic() - t0))
+
     def attempt(self, name: str, method: Callable[..., NewtonOutcome],
                 x_start: np.ndarray) -> tuple[Check, str] | None:
         """Run Newton (or PTC) from ``x_start``, verify, keep a new verified point."""
@@ -133,7 +137,7 @@ class _Chain:
             else:
                 outcome = {True: "stable", False: "unstable", None: "marginal"}[check.stable]
                 found = self.remember(check, name)
-        self.stages.append(StageRecord(name, outcome, time.monotonic() - t0))
+        self.record(name, outcome, t0)
         return found
 
     def remember(self, check: Check, name: str) -> tuple[Check, str]:
@@ -190,10 +194,6 @@ class _Chain:
                                            f"rejected ({check.reason})", 0.0))
             if check.ok:
                 self.remember(check, "batched newton")
-        unknown = sorted(set(settings.stages) - set(STAGES))
-        if unknown:
-            raise InputError(f"unknown solver stage(s) {', '.join(unknown)} (known: "
-                             f"{', '.join(STAGES)})")
         for stage in settings.stages:
             if self.timed_out():
                 return self.result(SolveStatus.TIMEOUT, message=f"timeout before {stage}")
@@ -215,7 +215,7 @@ class _Chain:
         t0 = time.monotonic()
         hit = self.near(self.system.x0, 0.0, {})
         if hit is not None and hit[0] == "stable":
-            self.stages.append(StageRecord("integrate", "at x0", time.monotonic() - t0))
+            self.record("integrate", "at x0", t0)
             return self.result(SolveStatus.STABLE, hit[1], reached=self.system.x0)
         out = self.simulate(self.settings.method)
         if out is None:  # the integrator broke down at an ordinary state: once more with BDF
@@ -233,7 +233,7 @@ class _Chain:
         try:
             traj = Trajectory(system, settings, self.deadline, method)
         except Exception as exc:  # noqa: BLE001 - scipy rejects the problem (e.g. NaN at x0)
-            self.stages.append(StageRecord(name, f"failed ({exc})", time.monotonic() - t0))
+            self.record(name, f"failed ({exc})", t0)
             return None
         t_check = settings.first_check or self._first_check()
         norms = [(0.0, float(np.max(np.abs(system.x0), initial=0.0)))]
@@ -244,17 +244,14 @@ class _Chain:
             state = traj.advance(t_check)
             x, t = traj.x, traj.t
             if state == "timeout":
-                self.stages.append(StageRecord(name, f"timeout at t={t:.3g}",
-                                               time.monotonic() - t0))
+                self.record(name, f"timeout at t={t:.3g}", t0)
                 return self.result(SolveStatus.TIMEOUT, reached=x, message="timeout")
             if state == "blowup":
-                self.stages.append(StageRecord(name, f"blow-up at t={t:.3g}",
-                                               time.monotonic() - t0))
+                self.record(name, f"blow-up at t={t:.3g}", t0)
                 return self.result(SolveStatus.UNBOUNDED, reached=x,
                                    message=f"the state grows without bound (t={t:.3g})")
             if state == "failed" and method != "BDF":
-                self.stages.append(StageRecord(name, f"failed at t={t:.3g} ({traj.message})",
-                                               time.monotonic() - t0))
+                self.record(name, f"failed at t={t:.3g} ({traj.message})", t0)
                 return None
             norms.append((t, float(np.max(np.abs(x), initial=0.0))))
             before = dict(prev)
@@ -262,8 +259,7 @@ class _Chain:
             if hit is not None and hit[0] == "sits":
                 moved = self.probe(hit[1], traj)
                 if moved is None:
-                    self.stages.append(StageRecord(name, f"sits at t={t:.3g}",
-                                                   time.monotonic() - t0))
+                    self.record(name, f"sits at t={t:.3g}", t0)
                     return self.result(SolveStatus.UNSTABLE, hit[1], reached=x,
                                        message="the trajectory stays at an unstable fixed point")
                 traj, hit = moved, None
@@ -281,8 +277,7 @@ class _Chain:
                     hit = self.near(x, t, prev)
                     hit = hit if hit is None or hit[0] == "stable" else None
             if hit is not None:
-                self.stages.append(StageRecord(name, f"reached at t={t:.3g}",
-                                               time.monotonic() - t0))
+                self.record(name, f"reached at t={t:.3g}", t0)
                 return self.result(SolveStatus.STABLE, hit[1], reached=x)
             if traj.steps >= next_look:  # geometric, then every OSC_EVERY steps
                 next_look = traj.steps + min(max(traj.steps // 2, 8 * settings.osc_cycles),
@@ -291,8 +286,7 @@ class _Chain:
                 if out is not None:
                     return out
             if state in ("finished", "steps", "failed"):
-                self.stages.append(StageRecord(name, f"{state} at t={t:.3g}",
-                                               time.monotonic() - t0))
+                self.record(name, f"{state} at t={t:.3g}", t0)
                 return self.end(x, x_prev, norms, state, traj.message)
             t_check = max(t_check * settings.check_ratio, t)
             x_prev = x
@@ -338,8 +332,7 @@ class _Chain:
         if inside is not None and inside[0].stable and (osc.decay < 1.0 - DAMPED
                                                         or traj.t < PERSIST * first):
             return None  # damped, or not yet long enough, around a stable point: go on
-        self.stages.append(StageRecord(name, f"oscillation (period {osc.period:.4g})",
-                                       time.monotonic() - t0))
+        self.record(name, f"oscillation (period {osc.period:.4g})", t0)
         kind = "sustained oscillation" if osc.regular else "sustained irregular oscillation"
         msg = (f"{kind}: period {osc.period:.4g}, amplitude {osc.amplitude:.4g} "
                f"in {self.system.compiled.state_ids[osc.component]}, per-cycle amplitude ratio "

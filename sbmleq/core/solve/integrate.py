@@ -91,7 +91,7 @@ class Trajectory:
                 message = self.solver.step()
             except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # NaN/inf inside
                 self.message = str(exc)
-                return "failed"
+                return "blowup" if self._was_big(limit) else "failed"
             self.steps += 1
             if self.solver.status == "failed":
                 self.message = str(message or "integrator failed")
@@ -99,16 +99,21 @@ class Trajectory:
                     np.max(np.abs(self.solver.y)) > limit ** 0.5
                 return "blowup" if big else "failed"
             y = np.array(self.solver.y)
-            self.times.append(float(self.solver.t))
-            self.states.append(y)
+            if np.all(np.isfinite(y)):
+                self.times.append(float(self.solver.t))
+                self.states.append(y)
             if len(self.times) > 2 * HISTORY:
                 del self.times[:HISTORY], self.states[:HISTORY]
             if np.any(np.isnan(y)):
                 self.message = "the state became NaN (a rate law undefined there)"
-                return "failed"
+                return "blowup" if self._was_big(limit) else "failed"
             if not np.all(np.isfinite(y)) or np.max(np.abs(y), initial=0.0) > limit:
                 return "blowup"
         return "ok" if self.solver.status == "running" else "finished"
+
+    def _was_big(self, limit: float) -> bool:
+        """The last good state was beyond ``sqrt(limit)``: a failure there is a blow-up."""
+        return float(np.max(np.abs(self.states[-1]), initial=0.0)) > limit ** 0.5
 
     def history(self) -> tuple[np.ndarray, np.ndarray]:
         return np.array(self.times[-HISTORY:]), np.array(self.states[-HISTORY:])

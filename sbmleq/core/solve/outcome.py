@@ -24,7 +24,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["SolveStatus", "SolveSettings", "SteadyStateResult", "StageRecord"]
+from sbmleq.errors import InputError
+
+__all__ = ["SolveStatus", "SolveSettings", "SteadyStateResult", "StageRecord", "STAGES"]
+
+STAGES = ("newton", "ptc", "integrate")
 
 
 class SolveStatus(str, enum.Enum):
@@ -66,6 +70,12 @@ class SolveSettings:
     osc_cycles: int = 6  # extrema needed before an oscillation can be declared
     osc_rtol: float = 2e-2  # relative amplitude/period change tolerated between cycles
     growth_limit: float = 1e12  # |x| beyond this times max |x0| (or 1): unbounded
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.stages) - set(STAGES))
+        if unknown:
+            raise InputError(f"unknown solver stage(s) {', '.join(unknown)} (known: "
+                             f"{', '.join(STAGES)})")
 
 
 class StageRecord(NamedTuple):
