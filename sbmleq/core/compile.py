@@ -239,6 +239,7 @@ class CompiledNetwork:
     _entries: tuple[np.ndarray, np.ndarray] = field(repr=False)  # (row j, state column i)
     _torch: Any = field(default=None, repr=False)
     _assembly: Any = field(default=None, repr=False)
+    _volume_plan: Any = field(default=None, repr=False)  # (columns, unit mask) or False
 
     @property
     def state_ids(self) -> tuple[str, ...]:
@@ -278,16 +279,22 @@ class CompiledNetwork:
         return out
 
     def _volumes(self, p: np.ndarray, shape: tuple[int, ...], xp: Any = np) -> Any:
-        index = {c: i for i, c in enumerate(self.parameter_ids)}
-        k = len(self.network.state_species)
-        cols = [index[c] if c is not None else -1 for c in self.network.volume_ids[:k]]
-        if all(c < 0 for c in cols):
+        """Each species' compartment size from ``p`` (1 for rate-rule state), or None when
+        every species lives in a unit volume; the plan is worked out once."""
+        if self._volume_plan is None:
+            index = {c: i for i, c in enumerate(self.parameter_ids)}
+            k = len(self.network.state_species)
+            cols = [index[c] if c is not None else -1 for c in self.network.volume_ids[:k]]
+            safe = np.array([max(c, 0) for c in cols], dtype=np.int64)
+            ones = np.array([c < 0 for c in cols])
+            self._volume_plan = False if ones.all() else (safe, ones)
+        if self._volume_plan is False:
             return None
-        safe = [max(c, 0) for c in cols]
-        vol = p[..., safe]
-        ones = np.array([c < 0 for c in cols])
+        safe, ones = self._volume_plan
         if xp is np:
-            return np.where(ones, 1.0, vol)
+            vol = p[..., safe]
+            return np.where(ones, 1.0, vol) if ones.any() else vol
+        vol = p[..., safe.tolist()]
         return xp.where(xp.as_tensor(ones, device=vol.device), 1.0, vol)
 
     def rates(self, x: Any, p: Any = None) -> np.ndarray:
