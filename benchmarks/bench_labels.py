@@ -19,7 +19,8 @@ networks do not settle.
   (the rules of sbmleq's own chain). Compilation is
   done once per structure and *not* counted for the baseline (that only favours it).
 
-Both arms label the same networks in the same repeat, in alternating order; the rate is networks
+Both arms label the same networks in the same repeat, in alternating order, target by target
+(each target's networks timed as one block per arm, so the table also gives the rate per target); the rate is networks
 per second of wall time (one thread each). Agreement: the fraction of networks with the same
 outcome class, and for networks both say settle, the fraction whose states agree within 1e-3
 (scaled max norm, relative to the state's size).
@@ -144,14 +145,13 @@ def bdf_all(nets, compiled: dict[int, CompiledNetwork], rtol: float = 1e-6
 
 
 # ---------------------------------------------------------------------- the run
-def networks(n: int, seed: int, decades: float, group: int) -> list:
+def networks(n: int, seed: int, decades: float, group: int) -> list[tuple[str, list]]:
+    """(target name, networks) for each of :data:`TARGETS`, ``n`` networks in all."""
     rng = np.random.default_rng(seed)
-    out = []
     per = -(-n // len(TARGETS))
-    for target in TARGETS:
-        out += sample_networks(RNConfig(n_min=8, n_max=32, decades=decades, group_size=group,
-                                        target=target), rng, per)
-    return out[:n]
+    return [(str(target or "untargeted"),
+             sample_networks(RNConfig(n_min=8, n_max=32, decades=decades, group_size=group,
+                                      target=target), rng, per)) for target in TARGETS]
 
 
 def agreement(ours, theirs) -> tuple[float, float, int]:
@@ -178,19 +178,27 @@ def main() -> None:
     print(f"{args.n} networks per repeat, structure groups of {args.group}, {args.decades} "
           f"decades, BDF rtol {args.bdf_rtol:g}")
     ours_rate, bdf_rate, rows = [], [], []
+    per_target: dict[str, dict[str, list[float]]] = {}
     for rep in range(args.repeats):
-        nets = networks(args.n, args.seed + rep, args.decades, args.group)
+        parts = networks(args.n, args.seed + rep, args.decades, args.group)
+        nets = [net for _, sub in parts for net in sub]
         groups = group_by_structure(nets)
         compiled = {i: cn for idx in groups.values()
                     for cn in [compile_network(nets[idx[0]])] for i in idx}
         arms = _timing.rotated(["ours", "bdf"], rep)
-        res: dict[str, object] = {}
-        secs: dict[str, float] = {}
-        for arm in arms:
-            t0 = time.perf_counter()
-            res[arm] = label_networks(nets) if arm == "ours" else \
-                bdf_all(nets, compiled, args.bdf_rtol)
-            secs[arm] = time.perf_counter() - t0
+        res: dict[str, list] = {"ours": [], "bdf": []}
+        secs = {"ours": 0.0, "bdf": 0.0}
+        start = 0
+        for name, sub in parts:  # each target timed on its own too, both arms side by side
+            cn = {k: compiled[start + k] for k in range(len(sub))}
+            for arm in arms:
+                t0 = time.perf_counter()
+                out = label_networks(sub) if arm == "ours" else bdf_all(sub, cn, args.bdf_rtol)
+                dt = time.perf_counter() - t0
+                res[arm] += out
+                secs[arm] += dt
+                per_target.setdefault(name, {"ours": [], "bdf": []})[arm].append(len(sub) / dt)
+            start += len(sub)
         ours_rate.append(len(nets) / secs["ours"])
         bdf_rate.append(len(nets) / secs["bdf"])
         same, close, n_both = agreement(res["ours"], res["bdf"])
@@ -203,6 +211,10 @@ def main() -> None:
               f"BDF {secs['bdf']:.2f} s, ratio {secs['bdf'] / secs['ours']:.1f}x; outcomes "
               f"ours {dict(counts)} BDF {rows[-1]['outcomes_bdf']}; same outcome {same:.3f}, "
               f"states agree {close:.3f} (of {n_both})", flush=True)
+    print(_timing.table(["target", "ours networks / s", "BDF networks / s", "ratio"],
+                        [[name, _timing.spread(v["ours"]).fmt(), _timing.spread(v["bdf"]).fmt(),
+                          _timing.spread(_timing.ratios(v["ours"], v["bdf"])).fmt(".3g")]
+                         for name, v in per_target.items()]))
     r = _timing.spread(_timing.ratios(ours_rate, bdf_rate))
     print(_timing.table(["arm", "networks / s"],
                         [["ours (label_networks)", _timing.spread(ours_rate).fmt()],
@@ -211,7 +223,8 @@ def main() -> None:
     print(_timing.SPREAD_NOTE)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "ours_rate": ours_rate, "bdf_rate": bdf_rate}, fh, indent=1)
+            json.dump({"rows": rows, "ours_rate": ours_rate, "bdf_rate": bdf_rate,
+                       "per_target": per_target}, fh, indent=1)
 
 
 if __name__ == "__main__":

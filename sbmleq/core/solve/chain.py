@@ -65,12 +65,14 @@ def solve_steady_state(net: ReactionNetwork | CompiledNetwork,
 
 
 def solve_system(system: ReducedSystem, settings: SolveSettings, started: float | None = None,
-                 candidates: Sequence[np.ndarray] = ()) -> SteadyStateResult:
+                 candidates: Sequence[np.ndarray] = (),
+                 candidate_stage: str = "batched newton") -> SteadyStateResult:
     """:func:`solve_steady_state` on a built system (the batched solver reuses its residual
-    scale across items); ``started``: the clock the timeout counts from."""
+    scale across items); ``started``: the clock the timeout counts from; ``candidate_stage``:
+    the stage name an accepted candidate is credited to."""
     started = time.monotonic() if started is None else started
     chain = _Chain(system, settings, started)
-    out = chain.run(candidates)
+    out = chain.run(candidates, candidate_stage)
     marginal = out.status is SolveStatus.STABLE and out.stable is None
     if (marginal or chain.sensitive) and out.reached_state is not None \
             and settings.integrate_rtol > MARGINAL_RTOL:
@@ -186,14 +188,15 @@ class _Chain:
                           careful.t)
 
     # ------------------------------------------------------------------ the chain
-    def run(self, hints: Sequence[np.ndarray] = ()) -> SteadyStateResult:
+    def run(self, hints: Sequence[np.ndarray] = (),
+            hint_stage: str = "batched newton") -> SteadyStateResult:
         system, settings = self.system, self.settings
         for h in hints:
             check = verify(system, system.project(h), settings)
             self.stages.append(StageRecord("hint", "verified" if check.ok else
                                            f"rejected ({check.reason})", 0.0))
             if check.ok:
-                self.remember(check, "batched newton")
+                self.remember(check, hint_stage)
         for stage in settings.stages:
             if self.timed_out():
                 return self.result(SolveStatus.TIMEOUT, message=f"timeout before {stage}")
