@@ -12,6 +12,10 @@ What is written:
   or the model uses); one read anywhere else stays global;
 - reactions with their reactants, products and modifiers; a species the law reads that the
   reaction does not list becomes a modifier (SBML requires it), after the declared ones;
+- species defined by an assignment rule (``ReactionNetwork.assigned``) with their
+  ``assignmentRule`` (the parameters it reads stay global); such a species is written with
+  ``boundaryCondition="true"`` and ``constant="false"`` (what SBML requires of a species with a
+  rule that a reaction may list, and how the importer reads it back);
 - kinetic laws and rate rules as MathML, built from the expression trees. SBML math is typed:
   a relation or logic node used as a number is written ``piecewise(1, node, 0)``, a number used as
   a condition ``number != 0`` (exactly what :mod:`sbmleq.core.expr` means by them).
@@ -159,9 +163,9 @@ def _local_parameters(rn: ReactionNetwork) -> dict[str, list[str]]:
     for r in rn.reactions:
         for name in symbols(r.rate):
             readers.setdefault(name, set()).add(r.id)
-    for rule in rn.rate_rules:
-        for name in symbols(rule.rate):
-            readers.setdefault(name, set()).add("")
+    for e in [*(rule.rate for rule in rn.rate_rules), *rn.assigned.values()]:
+        for name in symbols(e):
+            readers.setdefault(name, set()).add("")  # not a reaction: stays global
     ruled = {rule.variable for rule in rn.rate_rules}
     out: dict[str, list[str]] = {}
     for p in rn.parameters:
@@ -288,8 +292,8 @@ def _build(rn: ReactionNetwork, model_id: str | None, placeholders: bool
             sp.setName(s.name)
         sp.setCompartment(gid[s.compartment])
         sp.setHasOnlySubstanceUnits(s.amount)
-        sp.setBoundaryCondition(s.boundary)
-        sp.setConstant(s.constant)
+        sp.setBoundaryCondition(s.boundary or s.id in rn.assigned)
+        sp.setConstant(s.constant and s.id not in rn.assigned)
         if _is_subnormal(s.initial):
             initial_assignment(gid[s.id], s.initial)
             values.add("species", None)
@@ -312,6 +316,10 @@ def _build(rn: ReactionNetwork, model_id: str | None, placeholders: bool
         rr = model.createRateRule()
         rr.setVariable(gid[rule.variable])
         _check(rr.setMath(writer.ast(rule.rate, gid)), f"the rate rule of {rule.variable}", where)
+    for sid, e in rn.assigned.items():
+        ar = model.createAssignmentRule()
+        ar.setVariable(gid[sid])
+        _check(ar.setMath(writer.ast(e, gid)), f"the assignment rule of {sid}", where)
     for r in rn.reactions:
         rxn = model.createReaction()
         rxn.setId(gid[r.id])

@@ -2,14 +2,20 @@
 
 Version 1 (:mod:`sbmleq.model.tokens`) covers LIFE networks only; version 2 covers every
 :class:`~sbmleq.core.reactions.ReactionNetwork`: compartments, species, parameters, reactions with
-their rate laws as prefix expressions, and rate rules. Grammar (docs/token-format.md, "Format v2")::
+their rate laws, and rate rules. Version 2.1 (marker ``<v2.1>``, the default) writes a law that a
+template of :mod:`sbmleq.core.law_templates` rebuilds exactly as ``LAW T:<template> arg*`` (the
+family and its numbers), any other law as a prefix expression; version 2.0 (``<v2>``,
+``templates=False``) writes every law as a prefix expression. Grammar (docs/token-format.md,
+"Format v2")::
 
-    sequence    := <v2> compartment* species* parameter* reaction* rule* <eos> <pad>*
+    sequence    := (<v2> | <v2.1>) compartment* species* parameter* reaction* rule* <eos> <pad>*
     compartment := COMP number                                  (the k-th is C<k>)
     species     := SPEC C<k> number (AMT | CONC) [BND] [CST]    (the k-th is S<k>)
     parameter   := PAR number                                   (the k-th is P<k>)
-    reaction    := RXN [REV] [F:<family>] LHS ref* RHS ref* [MOD S<k>+] LAW expr
+    reaction    := RXN [REV] [F:<family>] LHS ref* RHS ref* [MOD S<k>+] LAW law
     ref         := S<k> [number]                                (stoichiometry, when not 1)
+    law         := expr | T:<template> arg*                     (T: only after <v2.1>)
+    arg         := P<k> | C<k> | S<k> | number                  (the template's refs)
     rule        := RULE (S<k> | P<k>) expr
     expr        := number | S<k> | P<k> | C<k> | op1 expr | op2 expr expr | opn A<n> expr{n}
 
@@ -20,7 +26,9 @@ followed by an arity token ``A<n>``. Names never appear in the tokens, so the vo
 side_table(rn))`` rebuilds ``rn`` exactly: the same ids, names, flags, expression trees node for
 node, and every float bit for bit in the default exact number mode. Without a side table, ids are
 ``c0.. s0.. p0.. r0..``. :func:`decode_v2` also reads a version-1 :class:`TokenSequence` (a LIFE
-network), through :func:`sbmleq.core.life_bridge.reaction_network_from_life`.
+network), through :func:`sbmleq.core.life_bridge.reaction_network_from_life`; both markers decode.
+A template law decodes to ``build(reaction, refs)``, which is the encoded tree node for node
+(``match`` only accepts refs that rebuild it exactly), so the round trip stays exact.
 """
 
 from __future__ import annotations
@@ -31,19 +39,22 @@ from typing import Any
 
 from sbmleq.core.expr import ARITY, Expr, Num, Op, Sym, walk_preorder
 from sbmleq.core.families import FAMILIES
+from sbmleq.core.law_templates import build_law, match_law, template_names
 from sbmleq.core.life_bridge import reaction_network_from_life
 from sbmleq.core.reactions import RateRule, Reaction, ReactionNetwork, Species
 from sbmleq.model import tokens as tokens_v1
 from sbmleq.model.numbers import DecimalFloat, IndexToken, TokenError, token_at
 
-__all__ = ["TOKEN_FORMAT_V2", "SideTable", "encode_v2", "decode_v2", "side_table",
-           "vocabulary", "expr_tokens", "parse_expr", "TokenError"]
+__all__ = ["TOKEN_FORMAT_V2", "TOKEN_FORMAT_V2_MINOR", "SideTable", "encode_v2", "decode_v2",
+           "side_table", "vocabulary", "expr_tokens", "law_tokens", "parse_expr", "TokenError"]
 
 TOKEN_FORMAT_V2 = 2
-VERSION, EOS, PAD = "<v2>", "<eos>", "<pad>"
+TOKEN_FORMAT_V2_MINOR = 1  # 2.1: template laws (LAW T:<template> arg*)
+VERSION, VERSION_21, EOS, PAD = "<v2>", "<v2.1>", "<eos>", "<pad>"
 KEYWORDS = ("COMP", "SPEC", "PAR", "RXN", "RULE", "AMT", "CONC", "BND", "CST", "REV", "LHS",
             "RHS", "MOD", "LAW")
 FAMILY_PREFIX = "F:"
+TEMPLATE_PREFIX = "T:"
 COMP_REF = IndexToken("C", "compartment")
 SPEC_REF = IndexToken("S", "species")
 PAR_REF = IndexToken("P", "parameter")
@@ -106,9 +117,26 @@ def expr_tokens(e: Expr, refs: Mapping[str, str], numbers: DecimalFloat = EXACT)
     return out
 
 
-def encode_v2(rn: ReactionNetwork, numbers: DecimalFloat = EXACT) -> list[str]:
+def law_tokens(r: Reaction, refs: Mapping[str, str], numbers: DecimalFloat = EXACT,
+               templates: bool = True) -> list[str]:
+    """The tokens after ``LAW``: ``T:<template>`` and its refs when a template rebuilds the law
+    exactly (and ``templates``), else the prefix expression."""
+    found = match_law(r) if templates else None
+    if found is None:
+        return expr_tokens(r.rate, refs, numbers)
+    name, args = found
+    out = [TEMPLATE_PREFIX + name]
+    for a in args:
+        out += expr_tokens(a, refs, numbers)
+    return out
+
+
+def encode_v2(rn: ReactionNetwork, numbers: DecimalFloat = EXACT,
+              templates: bool = True) -> list[str]:
     """``rn`` as tokens (the ids go to :func:`side_table`). ``numbers``: the default is exact;
-    ``DecimalFloat(3)`` gives the paper's three significant digits (lossy)."""
+    ``DecimalFloat(3)`` gives the paper's three significant digits (lossy). ``templates``: version
+    2.1 (``<v2.1>``, template laws); False writes version 2.0 (``<v2>``, every law an
+    expression), token for token what earlier releases wrote."""
     refs: dict[str, str] = {}
     for k, p in enumerate(rn.parameters):
         refs[p] = f"P{k}"
@@ -117,7 +145,7 @@ def encode_v2(rn: ReactionNetwork, numbers: DecimalFloat = EXACT) -> list[str]:
     for k, s in enumerate(rn.species):
         refs[s.id] = f"S{k}"
     comp_index = {c: k for k, c in enumerate(rn.compartments)}
-    out = [VERSION]
+    out = [VERSION_21 if templates else VERSION]
     for size in rn.compartments.values():
         out += ["COMP", *numbers.encode(size)]
     for s in rn.species:
@@ -136,7 +164,7 @@ def encode_v2(rn: ReactionNetwork, numbers: DecimalFloat = EXACT) -> list[str]:
                     out += numbers.encode(st)
         if r.modifiers:
             out += ["MOD", *(refs[m] for m in r.modifiers)]
-        out += ["LAW", *expr_tokens(r.rate, refs, numbers)]
+        out += ["LAW", *law_tokens(r, refs, numbers, templates)]
     for rule in rn.rate_rules:
         var = f"P{list(rn.parameters).index(rule.variable)}" if rule.variable in rn.parameters \
             else refs[rule.variable]
@@ -253,7 +281,9 @@ def decode_v2(tokens: Sequence[str] | tokens_v1.TokenSequence, side: SideTable |
         return reaction_network_from_life(net)
     side = side or SideTable()
     rd = _Reader(list(tokens))
-    rd.take(VERSION)
+    if not (rd.accept(VERSION) or rd.accept(VERSION_21)):
+        rd.fail(f"expected {VERSION!r} or {VERSION_21!r}")
+    minor = 1 if rd.tokens[0] == VERSION_21 else 0
     sizes = []
     while rd.accept("COMP"):
         sizes.append(rd.number())
@@ -282,6 +312,21 @@ def decode_v2(tokens: Sequence[str] | tokens_v1.TokenSequence, side: SideTable |
         rd.pos += n
         return e
 
+    def template_law(sides: list[tuple[tuple[str, float], ...]], modifiers: list[str],
+                     reversible: bool) -> Expr:
+        at = rd.pos
+        name = rd.take()[len(TEMPLATE_PREFIX):]
+        if not minor:
+            rd.fail(f"a template law needs the {VERSION_21!r} marker", at)
+        args = []
+        while _starts_arg(rd.peek()):
+            args.append(law())
+        reaction = Reaction("", sides[0], sides[1], Num(0.0), tuple(modifiers), reversible)
+        try:
+            return build_law(name, reaction, args)
+        except ValueError as exc:
+            raise TokenError(str(exc), at, rd.tokens[at]) from None
+
     raw_reactions = []
     while rd.accept("RXN"):
         reversible = rd.accept("REV")
@@ -303,7 +348,9 @@ def decode_v2(tokens: Sequence[str] | tokens_v1.TokenSequence, side: SideTable |
             while SPEC_REF.match(rd.peek()) is not None:
                 modifiers.append(sids[rd.index(SPEC_REF, len(sids))])
         rd.take("LAW")
-        raw_reactions.append((sides[0], sides[1], law(), tuple(modifiers), reversible, family))
+        rate = template_law(sides, modifiers, reversible) if (rd.peek() or "").startswith(
+            TEMPLATE_PREFIX) else law()
+        raw_reactions.append((sides[0], sides[1], rate, tuple(modifiers), reversible, family))
     rids = _names("r", len(raw_reactions), side.reactions, rd)
     rnames = side.reaction_names or ("",) * len(rids)
     if len(rnames) != len(rids):
@@ -330,11 +377,23 @@ def decode_v2(tokens: Sequence[str] | tokens_v1.TokenSequence, side: SideTable |
                            dict(zip(comps, sizes)), tuple(rules), name=side.name)
 
 
+def _starts_arg(tok: str | None) -> bool:
+    """Whether ``tok`` opens a template argument: a reference or a number."""
+    if tok is None:
+        return False
+    return any(ref.match(tok) is not None for ref in (SPEC_REF, PAR_REF, COMP_REF)) or \
+        tok in ("+", "-", "NaN")
+
+
 def vocabulary(max_species: int = 256, max_parameters: int = 1024, max_compartments: int = 16,
-               max_arity: int = 64, families: Sequence[str] = FAMILIES) -> list[str]:
+               max_arity: int = 64, families: Sequence[str] = FAMILIES,
+               templates: Sequence[str] | None = None) -> list[str]:
     """Every token a network within these sizes can produce (for an embedding table); family
-    tags are those of :data:`sbmleq.core.families.FAMILIES` unless told otherwise."""
-    return [PAD, VERSION, EOS, *KEYWORDS, *(FAMILY_PREFIX + f for f in families),
+    tags are those of :data:`sbmleq.core.families.FAMILIES` and template tags those of
+    :data:`sbmleq.core.law_templates.TEMPLATES` unless told otherwise."""
+    names = template_names() if templates is None else tuple(templates)
+    return [PAD, VERSION, VERSION_21, EOS, *KEYWORDS, *(FAMILY_PREFIX + f for f in families),
+            *(TEMPLATE_PREFIX + t for t in names),
             *COMP_REF.vocabulary(max_compartments), *SPEC_REF.vocabulary(max_species),
             *PAR_REF.vocabulary(max_parameters), *ARITY_TOK.vocabulary(max_arity + 1)[1:],
             *ARITY, *DecimalFloat.vocabulary()]
