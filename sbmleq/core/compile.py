@@ -386,6 +386,20 @@ class CompiledNetwork:
         return self._assembly
 
     # -------------------------------------------------------------- torch
+    def torch_rates(self, x: Any, p: Any = None) -> Any:
+        """``rates`` on torch tensors, ``(..., R + n_rules)`` (any device, autograd through it)."""
+        import torch  # the torch path is opt-in
+
+        F = self._torch_ns()
+        if p is None:
+            p = torch.as_tensor(self.p0, dtype=x.dtype, device=x.device)
+        shape = torch.broadcast_shapes(x.shape[:-1], p.shape[:-1])
+        vals = [torch.as_tensor(v, dtype=x.dtype, device=x.device).expand(shape)
+                for v in self._rates(x, p, F)]
+        if not vals:
+            return torch.zeros(shape + (0,), dtype=x.dtype, device=x.device)
+        return torch.stack(vals, dim=-1)
+
     def torch_rhs(self, x: Any, p: Any = None) -> Any:
         """``rhs`` on torch tensors (any device, autograd through it)."""
         import torch  # the torch path is opt-in

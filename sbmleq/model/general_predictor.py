@@ -1,0 +1,171 @@
+"""Predictions of the general steady-state model, and its checkpoint files.
+
+    pred = GeneralPredictor.load("runs/general/model.pt")
+    probs, x, ood = pred.predict(net)     # {"settles": .., "oscillates": .., "grows": ..},
+                                          # x per net.state_ids, OutOfDistribution(flag, reasons)
+
+Checkpoints are ``.pt`` files read with ``torch.load(weights_only=True)`` (no pickled code
+runs): ``{"format", "config" (GeneralModelConfig as a dict), "model" (state dict),
+"meta" (plain recipe: command, seed, data, hardware, wall time), "train_state"}`` and, for
+resumable training checkpoints, ``"optimizer"`` and ``"rng"``. Anything unreadable or
+inconsistent is a :class:`~sbmleq.errors.CheckpointError` (one line, naming the file).
+This module imports torch (through the model) when it is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sbmleq.core.reactions import ReactionNetwork
+from sbmleq.errors import CheckpointError, InputError
+from sbmleq.model.general_features import collate, network_features, to_concentrations
+from sbmleq.model.general_model import (GeneralModelConfig, GeneralSteadyStateModel, PhysicsRHS,
+                                        batch_tensors)
+
+__all__ = ["GENERAL_FORMAT", "MAX_POSITIONS", "OutOfDistribution", "GeneralPredictor",
+           "save_general_checkpoint", "read_general_checkpoint", "build_from_payload"]
+
+GENERAL_FORMAT = "sbmleq.model.general/1"
+# Attention is dense over species + reaction positions (one L x L bias per head and layer), so
+# memory grows as L**2: about 1 GB at L = 3,000 with the default 8 heads and 4 layers.
+MAX_POSITIONS = 3000
+
+
+def save_general_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
+                            cfg: GeneralModelConfig, extra: dict[str, Any] | None = None) -> None:
+    """Write atomically (tmp file + rename): a crash never leaves a half-written file."""
+    payload = {"format": GENERAL_FORMAT, "config": cfg.to_dict(),
+               "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               **(extra or {})}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def read_general_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The payload, checked: format, a valid config, a state dict of tensors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("checkpoint file not found", source=str(path))
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
+            OSError, AttributeError, TypeError, KeyError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"not a readable sbmleq checkpoint ({first[:160]})",
+                              source=str(path)) from None
+    if not isinstance(payload, dict) or payload.get("format") != GENERAL_FORMAT:
+        raise CheckpointError(f"not a general-model checkpoint (expected format "
+                              f"{GENERAL_FORMAT})", source=str(path), element="format")
+    if not isinstance(payload.get("config"), dict):
+        raise CheckpointError("missing or invalid key config", source=str(path),
+                              element="config")
+    try:
+        GeneralModelConfig.from_dict(payload["config"]).validate()
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"invalid model config: {exc}", source=str(path),
+                              element="config") from None
+    weights = payload.get("model")
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor)
+                                                for v in weights.values()):
+        raise CheckpointError("missing or invalid key model (the weights)", source=str(path),
+                              element="model")
+    for name, v in weights.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise CheckpointError("weight is not finite (NaN or Inf)", source=str(path),
+                                  element=f"model.{name}")
+    return payload
+
+
+def build_from_payload(payload: dict[str, Any], source: str) -> GeneralSteadyStateModel:
+    """The model a checked payload describes, with its weights (CheckpointError on mismatch)."""
+    cfg = GeneralModelConfig.from_dict(payload["config"])
+    model = GeneralSteadyStateModel(cfg)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"weights do not match the config ({first[:160]})",
+                              source=source, element="model") from None
+    return model
+
+
+@dataclass
+class OutOfDistribution:
+    """Whether a network lies outside what the model was trained on, and why."""
+
+    flag: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+class GeneralPredictor:
+    """A loaded general model: outcome probabilities and per-state concentrations."""
+
+    def __init__(self, model: GeneralSteadyStateModel, source: str = "", device: str = "cpu",
+                 meta: dict[str, Any] | None = None):
+        self.model = model.eval().to(device)
+        self.cfg = model.cfg
+        self.source = source
+        self.device = torch.device(device)
+        self.meta = meta or {}
+        self._cache: dict[str, Any] = {}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "cpu") -> "GeneralPredictor":
+        payload = read_general_checkpoint(path)
+        return cls(build_from_payload(payload, str(path)), str(path), device,
+                   payload.get("meta") if isinstance(payload.get("meta"), dict) else {})
+
+    def ood(self, net: ReactionNetwork, decades: float | None = None) -> OutOfDistribution:
+        """Sizes, value spread and rate-law families against the training statistics."""
+        cfg, reasons = self.cfg, []
+        n_s = len(net.species) + len(net.rate_rules)
+        if n_s > cfg.train_max_species:
+            reasons.append(f"{n_s} species; trained on at most {cfg.train_max_species}")
+        if len(net.reactions) > cfg.train_max_reactions:
+            reasons.append(f"{len(net.reactions)} reactions; trained on at most "
+                           f"{cfg.train_max_reactions}")
+        if decades is None:
+            decades = network_features(net).decades
+        if decades > cfg.train_decades + 0.5:
+            reasons.append(f"values span {decades:.1f} decades; trained on at most "
+                           f"{cfg.train_decades:.1f}")
+        seen = set(cfg.train_families)
+        new = sorted({r.family or "unclassified" for r in net.reactions} - seen) if seen else []
+        if new:
+            reasons.append(f"rate-law families never seen in training: {', '.join(new)}")
+        if net.rate_rules:
+            reasons.append(f"{len(net.rate_rules)} rate rule(s); trained on reactions only")
+        return OutOfDistribution(bool(reasons), reasons)
+
+    @torch.no_grad()
+    def predict(self, net: ReactionNetwork, x0: Any = None, n_iters: int | None = None
+                ) -> tuple[dict[str, float], np.ndarray, OutOfDistribution]:
+        """(outcome probabilities, predicted state per ``net.state_ids`` in the network's
+        units, out-of-distribution flag). ``x0``: initial values (by state id or a vector).
+        More than :data:`MAX_POSITIONS` species + reactions is an InputError."""
+        positions = len(net.species) + len(net.rate_rules) + len(net.reactions)
+        if positions > MAX_POSITIONS:
+            raise InputError(f"{positions} species and reactions; the general model takes at "
+                             f"most {MAX_POSITIONS}", source=net.name or "network",
+                             element=self.source or None)
+        if x0 is not None:
+            net = net.with_initial(x0)
+        ex = network_features(net)
+        batch = collate([ex])
+        rhs = PhysicsRHS([net], batch, self.device, self._cache) if self.cfg.physics else None
+        out = self.model(**batch_tensors(batch, self.device), rhs=rhs, n_iters=n_iters)
+        p = torch.softmax(out["logits"].float(), -1)[0].cpu().numpy()
+        probs = {o: float(v) for o, v in zip(self.cfg.outcomes, p)}
+        x = to_concentrations(ex, out["y"][0].float().cpu().numpy(), net.n_state)
+        return probs, x, self.ood(net, ex.decades)
