@@ -10,6 +10,7 @@
     sbmleq.solve("model.xml", engine="roadrunner")      # roadrunner's staged chain (SolveResult)
     sbmleq.load("model.xml")                            # ImportResult: network + report
     sbmleq.scan("model.xml", {"k1": [0.1, 1, 10]})      # ScanResult: one row per parameter set
+    sbmleq.scan("mm.xml", ["k1=0.1:10:log:50"])         # any other model: verified DataFrame
 
 Every function accepts what :func:`sbmleq.io.loader.load` accepts: a path, SBML text, Antimony
 text, a ``roadrunner.RoadRunner``, a ``libsbml.SBMLDocument``, a BioModels id or a
@@ -35,8 +36,9 @@ import dataclasses
 import math
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,6 +49,7 @@ from sbmleq.core.steady import steady_state
 from sbmleq.core.solve import SolveSettings
 from sbmleq.errors import InputError, OutOfClassWarning, SbmleqError
 from sbmleq.general import GeneralSolveResult, solve_source
+from sbmleq.general_scan import scan_network
 from sbmleq.io.general_import import GeneralImport
 from sbmleq.io.reasons import Reason, ReasonCode
 from sbmleq.io.request import ModelSource, open_source
@@ -64,6 +67,9 @@ from sbmleq.solvers.roadrunner import (
     solve_network_rr,
     solve_sbml_text,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["GeneralSolveResult", "ModelPrediction", "ScanResult", "Session", "SolveResult",
            "SolveSettings", "load", "load_network", "predict", "scan", "solve"]
@@ -221,8 +227,23 @@ class Session:
 
     def scan(self, source: Any, parameters: Any, *, model: str | Path | None = None,
              device: str | None = None, exact: bool = False, name: str | None = None,
-             batch_size: int = 1024) -> ScanResult:
-        """Predict the steady state for K parameter sets of one in-class model.
+             batch_size: int | None = None, engine: str | None = None, design: str = "grid",
+             n: int | None = None, seed: int = 0, timeout: float | None = _SESSION,
+             progress: Callable[[int, int], None] | None = None) -> ScanResult | pd.DataFrame:
+        """A parameter scan (docs/scan.md): the learned LIFE predictor (a :class:`ScanResult`)
+        or sbmleq's verified solver (a DataFrame, :func:`sbmleq.general_scan.scan_network`).
+
+        ``engine``: None picks the learned path for an in-class model given a mapping or
+        DataFrame, else ``"sbmleq"`` (spec strings always take it); ``"sbmleq"`` or
+        ``"learned"`` (:class:`~sbmleq.errors.OutOfClassError` outside the class) force one.
+        The verified path: ``parameters`` are spec strings (``"k1=0.1:10:log:100"``,
+        ``"k2=1,2,5"``) or a mapping ``id -> spec tail, values or value`` combined by
+        ``design`` (``"grid"`` or ``"lhs"``: ``n`` samples with ``seed``), or a DataFrame of
+        sets; ``timeout`` bounds each batch and each fallback solve (default the session's;
+        None: no limit); ``progress(done, total)`` after every batch of ``batch_size`` (512);
+        ``device`` (default the session's) ``"cpu"`` for NumPy, ``"cuda"`` for torch.
+
+        The learned path (in-class models):
 
         ``parameters``: a DataFrame or a mapping of equal-length arrays (scalars broadcast).
         Keys (columns):
@@ -238,13 +259,21 @@ class Session:
         """
         start = time.perf_counter()
         src = open_source(source, name=name)
+        if engine not in (None, "sbmleq", "learned"):
+            raise InputError(f"unknown scan engine {engine!r} (sbmleq or learned)",
+                             source=src.display)
+        specs = isinstance(parameters, (str, list, tuple))  # "k1=..." strings: general only
+        if engine == "sbmleq" or (engine is None and (specs or _not_life(src))):
+            return self._scan_general(src, parameters, design=design, n=n, seed=seed,
+                                      timeout=timeout, batch_size=batch_size or 512,
+                                      progress=progress, device=device)
         imported = src.imported()
         net = imported.require_in_class()
         arrays, columns, mapping, index = scan_arrays(src, imported, parameters)
         weight, intake, excretion = arrays["weight"], arrays["intake"], arrays["excretion"]
         predictor = self.predictor(model, device)
         p_exists, x = predictor.scan(net, weight=weight, intake=intake, excretion=excretion,
-                                     batch_size=batch_size)
+                                     batch_size=batch_size or 1024)
         result = ScanResult(
             src.display, tuple(imported.node_species.get(n, n) for n in net.nodes),
             unit_by_species(imported), columns, p_exists, x, mapping, index=index)
@@ -254,6 +283,30 @@ class Session:
             result.exact_exists, result.exact = solve_dense_batch(DenseBatch.from_raw(raws))
         result.seconds = time.perf_counter() - start
         return result
+
+    def _scan_general(self, src: ModelSource, parameters: Any, *, design: str, n: int | None,
+                      seed: int, timeout: float | None, batch_size: int,
+                      progress: Callable[[int, int], None] | None,
+                      device: str | None) -> pd.DataFrame:
+        """The verified general scan of :meth:`scan` (``engine="sbmleq"``)."""
+        if src.text is not None:
+            check_references(src.document, src.display)  # as solve_source does
+        net = src.general().require()
+        timeout = check_timeout(self.timeout if timeout is _SESSION else timeout)
+        settings = dataclasses.replace(self.solve_settings,
+                                       timeout=math.inf if timeout is None else timeout)
+        device = device or self.device
+        return scan_network(net, parameters, design=design, n=n, seed=seed, settings=settings,
+                            batch_size=batch_size, progress=progress, source=src.display,
+                            device=None if device == "cpu" else device)
+
+
+def _not_life(src: ModelSource) -> bool:
+    """Whether ``src`` is outside the LIFE class (its scan takes the general path)."""
+    if src.reaction_network is not None:
+        return True
+    imported = src.imported()
+    return not (imported.in_class and imported.network is not None)
 
 
 def _initial_state(src: ModelSource, imported: ImportResult, net: Network) -> np.ndarray:
@@ -352,7 +405,14 @@ def predict(source: Any, *, model: str | Path | None = None, check: bool = False
 def scan(source: Any, parameters: Any, *, model: str | Path | None = None,
          device: str | None = None,
          exact: bool = False, session: Session | None = None,
-         name: str | None = None) -> ScanResult:
-    """Batched prediction over parameter sets of one model (see :meth:`Session.scan`)."""
+         name: str | None = None, engine: str | None = None, design: str = "grid",
+         n: int | None = None, seed: int = 0, timeout: float | None = _SESSION,
+         batch_size: int | None = None,
+         progress: Callable[[int, int], None] | None = None) -> ScanResult | pd.DataFrame:
+    """A parameter scan of one model (see :meth:`Session.scan`): a :class:`ScanResult` from
+    the learned predictor for an in-class model, else (or with ``engine="sbmleq"``) a
+    DataFrame of verified steady states."""
     own = session or Session(model=model, device=device or "cpu")
-    return own.scan(source, parameters, model=model, device=device, exact=exact, name=name)
+    return own.scan(source, parameters, model=model, device=device, exact=exact, name=name,
+                    engine=engine, design=design, n=n, seed=seed, timeout=timeout,
+                    batch_size=batch_size, progress=progress)

@@ -30,7 +30,8 @@ from sbmleq.io.sources import check_references
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["GeneralSolveResult", "solve_source", "solve_network", "FAILED_STATUSES"]
+__all__ = ["GeneralSolveResult", "solve_source", "solve_network", "result_from",
+           "concentrations_of", "FAILED_STATUSES"]
 
 FAILED_STATUSES = (SolveStatus.FAILED, SolveStatus.TIMEOUT)  # the CLI exits 5 on these
 
@@ -101,7 +102,7 @@ class GeneralSolveResult:
         return frame
 
 
-def _concentrations(net: ReactionNetwork, x: np.ndarray, p: np.ndarray) -> dict[str, float]:
+def concentrations_of(net: ReactionNetwork, x: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """Every species' concentration at state ``x`` (parameters ``p``), as roadrunner lists its
     floating species: state species, rate-rule species, species set by assignment rules
     (evaluated at ``x``) and constant or boundary species (their fixed value)."""
@@ -135,7 +136,7 @@ def result_from(model: str, net: ReactionNetwork, solved: SteadyStateResult,
     conserved = [{**law, "total": float(t)} for law, t in zip(laws, totals)]
     return GeneralSolveResult(
         model=model, status=solved.status,
-        concentrations=(_concentrations(net, solved.state, net.parameter_vector())
+        concentrations=(concentrations_of(net, solved.state, net.parameter_vector())
                         if solved.state is not None else {}),
         state=state, reached_state=reached, stable=solved.stable,
         eigenvalues_max_real=solved.max_real_eigenvalue, residual=solved.residual,

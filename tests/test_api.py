@@ -358,7 +358,7 @@ def test_scan_errors(session, params, message):
 
 def test_scan_out_of_class_and_network_sources(session):
     with pytest.raises(OutOfClassError):
-        session.scan(OUT_OF_CLASS, {"k0": [1.0]})
+        session.scan(OUT_OF_CLASS, {"k0": [1.0]}, engine="learned")  # default: verified scan
     with pytest.raises(InputError, match="no SBML parameters"):
         session.scan(NET, {"k_A_B": [1.0]})
     result = sbmleq.scan(NET, {"A->B": [1.0, 3.0]})

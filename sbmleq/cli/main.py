@@ -4,7 +4,8 @@ One module per command, each a thin typer function over a plain ``run_*`` functi
 the exit code (:mod:`sbmleq.cli.common` holds the error boundary; docs/cli.md the exit codes):
 
 - ``predict`` (:mod:`sbmleq.cli.predict`), ``import`` (:mod:`sbmleq.cli.import_model`),
-  ``solve`` (:mod:`sbmleq.cli.solve`), ``evaluate`` (:mod:`sbmleq.cli.evaluate`),
+  ``solve`` (:mod:`sbmleq.cli.solve`), ``scan`` (:mod:`sbmleq.cli.scan`),
+  ``evaluate`` (:mod:`sbmleq.cli.evaluate`),
 - ``validate`` (:mod:`sbmleq.cli.validate`), ``biomodels fetch|list`` (:mod:`sbmleq.cli.biomodels`).
 
 Heavy libraries (rich, pandas, libsbml, roadrunner, sympy, torch) are imported inside the
@@ -21,7 +22,7 @@ from typing import Annotated
 import typer
 
 from sbmleq import __version__
-from sbmleq.cli import biomodels, evaluate, import_model, predict, solve, validate
+from sbmleq.cli import biomodels, evaluate, import_model, predict, scan, solve, validate
 
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -47,6 +48,7 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
 app.command("predict")(predict.predict_command)
 app.command("import")(import_model.import_command)
 app.command("solve")(solve.solve_command)
+app.command("scan")(scan.scan_command)
 app.command("evaluate", context_settings=evaluate.EVALUATE_SETTINGS)(evaluate.evaluate_command)
 app.command("validate")(validate.validate)
 app.add_typer(biomodels.app, name="biomodels")

@@ -69,6 +69,16 @@ def _fraction(x: float) -> Fraction:
     return Fraction(x).limit_denominator(MAX_DENOMINATOR)
 
 
+def _subtract(row: dict[int, Fraction], factor: Fraction, other: dict[int, Fraction]) -> None:
+    """``row -= factor * other`` in place, dropping the entries that become zero."""
+    for c, b in other.items():
+        v = row.get(c, 0) - factor * b
+        if v:
+            row[c] = v
+        else:
+            row.pop(c, None)
+
+
 def conservation_laws(stoichiometry: np.ndarray) -> ConservationLaws:
     """The conservation laws of ``stoichiometry`` (species x reactions), exactly."""
     s = np.asarray(stoichiometry, dtype=np.float64)
@@ -78,32 +88,36 @@ def conservation_laws(stoichiometry: np.ndarray) -> ConservationLaws:
     # Left null space of N = null space of N^T, whose columns are the species. Pivots fall on the
     # earliest species they can; the free columns (one per law, the dependent species) on late ones.
     order = list(range(n_species))
-    rows = [[_fraction(s[i, j]) for i in order] for j in range(n_reactions)]
+    # rows as sparse {column: value} dicts: stoichiometric matrices are sparse and stay so
+    # under elimination; dense Fraction rows cost 40 s on BIOMD471 (303 species), this 0.1 s
+    rows = [{k: _fraction(s[i, j]) for k, i in enumerate(order) if s[i, j] != 0}
+            for j in range(n_reactions)]
     pivots: list[int] = []  # pivot column (in ``order`` positions) of each reduced row
-    reduced: list[list[Fraction]] = []
+    reduced: list[dict[int, Fraction]] = []
     for row in rows:
         for p, r in zip(pivots, reduced):
-            if row[p]:
-                factor = row[p]
-                row = [a - factor * b for a, b in zip(row, r)]
-        lead = next((c for c, v in enumerate(row) if v), None)
-        if lead is None:
+            factor = row.get(p)
+            if factor:
+                _subtract(row, factor, r)
+        if not row:
             continue
+        lead = min(row)
         inv = 1 / row[lead]
-        row = [v * inv for v in row]
-        for k, (p, r) in enumerate(zip(pivots, reduced)):
-            if r[lead]:
-                factor = r[lead]
-                reduced[k] = [a - factor * b for a, b in zip(r, row)]
+        row = {c: v * inv for c, v in row.items()}
+        for r in reduced:
+            factor = r.get(lead)
+            if factor:
+                _subtract(r, factor, row)
         pivots.append(lead)
         reduced.append(row)
-    free = [c for c in range(n_species) if c not in set(pivots)]
+    pivot_set = set(pivots)
+    free = [c for c in range(n_species) if c not in pivot_set]
     laws: list[list[Fraction]] = []
     for f in free:  # one null vector per free column: x_f = 1, x_pivot = -row[f]
         vec = [Fraction(0)] * n_species
         vec[f] = Fraction(1)
         for p, r in zip(pivots, reduced):
-            vec[p] = -r[f]
+            vec[p] = -r.get(f, Fraction(0))
         laws.append(vec)
     ints = []
     for vec in laws:

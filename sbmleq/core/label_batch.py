@@ -122,9 +122,9 @@ def _quick_newton(b: _Batch, be: NumpyBackend, items: np.ndarray, x_start: np.nd
     """Plain Newton steps for ``items`` from ``x_start`` (projected into each item's initial
     conservation class) on the reduced systems, no line search, steps kept positive: for
     attempts from the trajectory, which is near its steady state when it matters."""
-    keep, k = b.red.keep, b.k
+    keep, pos = b.red.keep, b.red.keep_nonneg  # signed species are not clipped
     y = x_start[:, keep].copy()
-    y[:, keep < k] = np.maximum(y[:, keep < k], 0.0)
+    y[:, pos] = np.maximum(y[:, pos], 0.0)
     x = b.full(y, items)
     active = np.ones(len(items), bool)
     for _ in range(iterations):
@@ -144,7 +144,7 @@ def _quick_newton(b: _Batch, be: NumpyBackend, items: np.ndarray, x_start: np.nd
         bad = ~np.all(np.isfinite(dy), axis=-1)
         active[i[bad]] = False
         i, g, dy = i[~bad], g[~bad], dy[~bad]
-        alpha = positive_step(x[i], b.full(dy, g) - b.offset[g], k)
+        alpha = positive_step(x[i], b.full(dy, g) - b.offset[g], b.red.nonneg)
         y[i] = y[i] + alpha[:, None] * dy
         x[i] = b.full(y[i], g)
     return x

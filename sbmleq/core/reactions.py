@@ -48,6 +48,9 @@ class Species:
     boundary: bool = False
     constant: bool = False
     name: str = ""
+    # allowed negative (a membrane potential held as a species): the solver neither clips it
+    # at zero nor rejects a negative value; the importer sets it for a negative initial value
+    signed: bool = False
 
     @property
     def floating(self) -> bool:
@@ -116,9 +119,10 @@ class ReactionNetwork:
             if s.compartment not in self.compartments:
                 raise NetworkError(f"unknown compartment {s.compartment!r}", source=where,
                                    element=f"species {s.id}")
-            if not math.isfinite(s.initial) or s.initial < 0:
-                raise NetworkError(f"initial value must be finite and >= 0, got {s.initial!r}",
-                                   source=where, element=f"species {s.id}")
+            if not math.isfinite(s.initial) or (s.initial < 0 and not s.signed):
+                raise NetworkError(f"initial value must be finite and >= 0 (or the species "
+                                   f"signed), got {s.initial!r}", source=where,
+                                   element=f"species {s.id}")
         species = {s.id for s in self.species}
         known = species | set(self.parameters) | set(self.compartments)
         for r in self.reactions:
@@ -172,6 +176,15 @@ class ReactionNetwork:
     @property
     def n_state(self) -> int:
         return len(self.state_ids)
+
+    @cached_property
+    def nonnegative(self) -> np.ndarray:
+        """Per state variable: True for a species that must stay >= 0 (not ``signed``); False
+        for signed species and rate-rule variables (read-only)."""
+        out = np.array([not s.signed for s in self.state_species]
+                       + [False] * len(self.rate_rules), dtype=bool)
+        out.setflags(write=False)
+        return out
 
     @cached_property
     def parameter_ids(self) -> tuple[str, ...]:
@@ -269,7 +282,8 @@ class ReactionNetwork:
         if not isinstance(values, Mapping):
             values = dict(zip(self.state_ids, map(float, values)))
         species = tuple(Species(s.id, s.compartment, float(values.get(s.id, s.initial)),
-                                s.amount, s.boundary, s.constant, s.name) for s in self.species)
+                                s.amount, s.boundary, s.constant, s.name, s.signed)
+                        for s in self.species)
         params = {**self.parameters,
                   **{k: float(v) for k, v in values.items() if k in self.parameters}}
         return self.replace(species=species, parameters=params)

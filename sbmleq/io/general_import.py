@@ -16,7 +16,8 @@ What a reaction network cannot express is a :class:`~sbmleq.io.reasons.Reason`, 
 exception: events, algebraic rules, delays, time, compartments whose size changes,
 stoichiometries that change, conversion factors that are not constants, reactions without a
 kinetic law, fast reactions (roadrunner 2.10 refuses them), values a network cannot hold
-(negative species), models without state. Invalid SBML (an undefined symbol, species or function, a
+(NaN, infinite), models without state. A species with a negative initial value (a membrane
+potential) is imported as *signed* (``Species.signed``): the solver lets it be negative. Invalid SBML (an undefined symbol, species or function, a
 circular definition) raises :class:`~sbmleq.errors.InputError` naming the file and element.
 Import time is linear in the size of the model. See docs/import-coverage.md.
 """
@@ -352,10 +353,12 @@ class _Importer:
             if -_ROUNDING < x0 < 0:  # an initial assignment's rounding error (total - parts)
                 self.warnings.append(f"species {sid}: initial value {x0!r} set to 0")
                 x0 = 0.0
+            # a negative initial value (a membrane potential held as a species): the species
+            # is signed, allowed negative by the solver (roadrunner has no sign constraint)
             species.append(Species(sid, s.getCompartment(), x0,
                                    bool(s.getHasOnlySubstanceUnits()),
                                    bool(s.getBoundaryCondition()) or sid in t.assignment,
-                                   bool(s.getConstant()), s.getName()))
+                                   bool(s.getConstant()), s.getName(), signed=x0 < 0))
         holders = {s.compartment for s in species} | used
         for what, table in (("parameter", params), ("compartment", comps)):
             for key, value in list(table.items()):
@@ -370,7 +373,7 @@ class _Importer:
                     del table[key]
                     self.warnings.append(f"unused {what} {key} ({value!r}) left out")
         for s in species:
-            if not (math.isfinite(s.initial) and s.initial >= 0):
+            if not math.isfinite(s.initial):
                 self.reasons.append(_reason(R.INVALID_VALUE, f"species {s.id} has the initial "
                                             f"value {s.initial!r}", s.id))
         if self.reasons:

@@ -102,7 +102,7 @@ def batched_newton(b: _Batch, be: NumpyBackend, settings: SolveSettings, deadlin
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Damped Newton for ``items`` from ``x_start``: states, converged flags, iterations."""
     keep, n = b.red.keep, len(items)
-    species = keep < b.k
+    species = b.red.keep_nonneg  # the coordinates kept >= 0 (not signed species)
     y = _clip(x_start[:, keep], species)
     x = b.full(y, items)
     active, converged = np.ones(n, bool), np.zeros(n, bool)
@@ -133,7 +133,7 @@ def batched_newton(b: _Batch, be: NumpyBackend, settings: SolveSettings, deadlin
         dy = be.solve(jr, -fr)
         w = 1.0 / (s[:, keep] + ResidualScale.floor(s, b.ref[g]))
         phi0 = np.sum((w * fr) ** 2, axis=-1)
-        alpha = positive_step(x[i], b.full(dy, g) - b.offset[g], b.k)
+        alpha = positive_step(x[i], b.full(dy, g) - b.offset[g], b.red.nonneg)
         pending = np.isfinite(dy).all(axis=-1)
         for _ in range(MAX_HALVINGS):
             j = np.flatnonzero(pending)
@@ -156,12 +156,12 @@ def batched_verify(b: _Batch, be: NumpyBackend, x: np.ndarray, items: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[bool | None]]:
     """:func:`system.verify` for ``items``: (state, ok, residual, max real part, stable)."""
     x = x.copy()
-    k, n = b.k, len(items)
-    big = np.max(np.abs(x[:, :k]), axis=-1, initial=0.0)
+    n, pos = len(items), b.red.nonneg  # signed species may be negative
+    big = np.max(np.abs(x[:, pos]), axis=-1, initial=0.0)
     ok = np.isfinite(x).all(axis=-1)
-    if k:
-        ok &= np.min(x[:, :k], axis=-1) >= -settings.negative_tol * np.maximum(big, 1e-300)
-        x[:, :k] = np.maximum(x[:, :k], 0.0)
+    if pos.any():
+        ok &= np.min(x[:, pos], axis=-1) >= -settings.negative_tol * np.maximum(big, 1e-300)
+        x[:, pos] = np.maximum(x[:, pos], 0.0)
     safe = np.where(ok[:, None], x, b.x0[items])
     res = b.residual(safe, items, be.rhs(safe, b.p[items]))[0]
     cons = b.red.conservation_error(safe, b.vol[items], b.totals[items])

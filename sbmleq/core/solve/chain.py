@@ -28,7 +28,8 @@ import numpy as np
 
 from sbmleq.core.compile import CompiledNetwork
 from sbmleq.core.reactions import ReactionNetwork
-from sbmleq.core.solve.integrate import Trajectory, detect_oscillation, growing
+from sbmleq.core.solve.integrate import (Trajectory, detect_oscillation, exploding, growing,
+                                         growing_component)
 from sbmleq.core.solve.newton import NewtonOutcome, newton, ptc
 from sbmleq.core.solve.outcome import SolveSettings, SolveStatus, StageRecord, SteadyStateResult
 from sbmleq.core.solve.system import Check, ReducedSystem, as_compiled, resolve_inputs, verify
@@ -102,6 +103,7 @@ class _Chain:
         self.osc_seen: tuple[float, tuple[Check, str] | None] | None = None
         self.left: set[int] = set()  # unstable candidates the trajectory was seen to leave
         self.sensitive = False  # the trajectory came within ``ball`` of an unstable point
+        self.points: list[tuple[float, np.ndarray]] = []  # the trajectory at its checkpoints
 
     # ------------------------------------------------------------------ pieces
     def result(self, status: SolveStatus, found: tuple[Check, str] | None = None,
@@ -240,6 +242,7 @@ class _Chain:
             return None
         t_check = settings.first_check or self._first_check()
         norms = [(0.0, float(np.max(np.abs(system.x0), initial=0.0)))]
+        self.points = [(0.0, system.x0)]
         last_try = (0.0, system.residual(system.x0))
         next_look = 8 * settings.osc_cycles
         x_prev: np.ndarray | None = None  # the state at the previous checkpoint
@@ -257,6 +260,7 @@ class _Chain:
                 self.record(name, f"failed at t={t:.3g} ({traj.message})", t0)
                 return None
             norms.append((t, float(np.max(np.abs(x), initial=0.0))))
+            self.points.append((t, x))
             before = dict(prev)
             hit = self.near(x, t, prev)
             if hit is not None and hit[0] == "sits":
@@ -358,6 +362,17 @@ class _Chain:
         if growing(norms, max(self.system.x0_size, first, 1e-300)):
             return self.result(SolveStatus.UNBOUNDED, reached=x,
                                message="the state is still growing at the horizon")
+        if state == "steps" and exploding(norms, self.settings.growth_limit *
+                                          self.system.x_scale):
+            return self.result(SolveStatus.UNBOUNDED, reached=x, message=(
+                f"the state grows without bound: the step budget ran out at t={norms[-1][0]:.3g}"
+                f" with max|x| = {norms[-1][1]:.3g} and rising (a finite-time blow-up)"))
+        grows = growing_component(self.points, self.system.x_scale) \
+            if state == "finished" else None
+        if grows is not None:
+            return self.result(SolveStatus.UNBOUNDED, reached=x, message=(
+                f"{self.system.compiled.state_ids[grows]} is still growing at the horizon "
+                f"(to {float(abs(self.points[-1][1][grows])):.3g})"))
         unstable = [f for f in self.found if f[0].stable is False]
         if unstable:
             return self.result(SolveStatus.UNSTABLE, unstable[0], reached=x,
@@ -366,9 +381,9 @@ class _Chain:
         if state == "failed" or x is None:
             return self.result(SolveStatus.FAILED, reached=x, message=f"integrator: {why}")
         res = self.system.residual(x)
-        k = self.system.n_species
-        low = float(np.min(x[:k], initial=0.0))
-        if low < -self.settings.negative_tol * max(float(np.max(np.abs(x[:k]), initial=0.0)),
+        pos = self.system.nonneg
+        low = float(np.min(x[pos], initial=0.0))
+        if low < -self.settings.negative_tol * max(float(np.max(np.abs(x[pos]), initial=0.0)),
                                                    1e-300):
             return self.result(SolveStatus.NOT_FOUND, reached=x, message=(
                 f"the trajectory goes negative (down to {low:.3g}): a rate law that does not "

@@ -44,9 +44,14 @@ class NewtonOutcome:
     reason: str = ""
 
 
-def positive_step(x: np.ndarray, dx: np.ndarray, k: int) -> float:
-    """The largest step in ``(0, 1]`` keeping every positive species above 1 % of its value."""
-    xs, ds = x[..., :k], dx[..., :k]
+def positive_step(x: np.ndarray, dx: np.ndarray, k: int | np.ndarray) -> float:
+    """The largest step in ``(0, 1]`` keeping every positive species above 1 % of its value.
+    ``k``: the first ``k`` variables are the constrained species, or a boolean mask over the
+    state (``ReducedSystem.nonneg``: signed species are not constrained)."""
+    if isinstance(k, np.ndarray):
+        xs, ds = x[..., k], dx[..., k]
+    else:
+        xs, ds = x[..., :k], dx[..., :k]
     shrink = (ds < 0) & (xs > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(shrink, 0.99 * xs / np.where(shrink, -ds, 1.0), np.inf)
@@ -73,17 +78,16 @@ def _direction(jr: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 
 
 def _start(system: ReducedSystem, x_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keep, k = system.reduction.keep, system.n_species
-    y = np.array(np.asarray(x_start, dtype=np.float64)[keep])
-    y[keep < k] = np.maximum(y[keep < k], 0.0)
+    pos = system.reduction.keep_nonneg
+    y = np.array(np.asarray(x_start, dtype=np.float64)[system.reduction.keep])
+    y[pos] = np.maximum(y[pos], 0.0)
     return y, system.full(y)
 
 
 def _clip(system: ReducedSystem, y: np.ndarray) -> np.ndarray:
-    keep = system.reduction.keep
-    species = keep < system.n_species
+    pos = system.reduction.keep_nonneg
     y = y.copy()
-    y[species] = np.maximum(y[species], 0.0)
+    y[pos] = np.maximum(y[pos], 0.0)
     return y
 
 
@@ -104,7 +108,7 @@ def _polish(system: ReducedSystem, x: np.ndarray, y: np.ndarray, f: np.ndarray,
 def newton(system: ReducedSystem, x_start: np.ndarray, settings: SolveSettings,
            deadline: float, max_iter: int | None = None) -> NewtonOutcome:
     """Damped Newton from ``x_start`` (projected into the class) to a steady state."""
-    keep, k = system.reduction.keep, system.n_species
+    keep = system.reduction.keep
     y, x = _start(system, x_start)
     max_iter = settings.max_newton_iter if max_iter is None else max_iter
     goal = settings.residual_tol * TARGET
@@ -129,7 +133,7 @@ def newton(system: ReducedSystem, x_start: np.ndarray, settings: SolveSettings,
             return NewtonOutcome(None, False, it, res, "jacobian not finite")
         fr = f[keep]
         dy = _direction(jr, -fr)
-        alpha = float(positive_step(x, system.full(y + dy) - x, k))
+        alpha = float(positive_step(x, system.full(y + dy) - x, system.nonneg))
         phi0 = float(np.sum((w * fr) ** 2))
         for _ in range(MAX_HALVINGS):
             y_try = _clip(system, y + alpha * dy)
@@ -150,7 +154,7 @@ def newton(system: ReducedSystem, x_start: np.ndarray, settings: SolveSettings,
 def ptc(system: ReducedSystem, x_start: np.ndarray, settings: SolveSettings,
         deadline: float, max_iter: int | None = None) -> NewtonOutcome:
     """Pseudo-transient continuation from ``x_start`` (see the module docstring)."""
-    keep, k = system.reduction.keep, system.n_species
+    keep = system.reduction.keep
     y, x = _start(system, x_start)
     max_iter = settings.max_ptc_iter if max_iter is None else max_iter
     goal = settings.residual_tol * TARGET
@@ -174,7 +178,7 @@ def ptc(system: ReducedSystem, x_start: np.ndarray, settings: SolveSettings,
         eye = np.eye(len(keep))
         for _ in range(MAX_HALVINGS):
             dy = _direction(eye / tau - jr, fr)
-            alpha = float(positive_step(x, system.full(y + dy) - x, k))
+            alpha = float(positive_step(x, system.full(y + dy) - x, system.nonneg))
             y_try = _clip(system, y + alpha * dy)
             x_try = system.full(y_try)
             norm1 = float(np.linalg.norm(w * system.rhs(x_try)[keep]))

@@ -72,7 +72,7 @@ def solve_from_guess(net: ReactionNetwork | CompiledNetwork, guess: Sequence[flo
                          "value per state variable", source=name)
     system = ReducedSystem.build(compiled, x_arr, p_arr)
     g = np.where(np.isfinite(g), g, x_arr)
-    g[:system.n_species] = np.maximum(g[:system.n_species], 0.0)
+    g[system.nonneg] = np.maximum(g[system.nonneg], 0.0)  # signed species keep their sign
     t0 = time.monotonic()
     out = newton(system, g, settings, started + settings.timeout)
     check = verify(system, out.state, settings) if out.state is not None and out.converged \
