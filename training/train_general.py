@@ -168,9 +168,11 @@ def compute_loss(out: dict, tgt: dict) -> tuple[torch.Tensor, dict[str, float]]:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, items: Sequence[Item], device: torch.device, amp: bool,
-             physics: bool, cache: dict, batch_size: int = 64) -> dict[str, float]:
+             physics: bool, cache: dict, batch_size: int = 64,
+             details: list | None = None) -> dict[str, float]:
     """Outcome accuracy; on settling networks the relative L1 error sum|x^-x| / sum|x| over
-    the state (network units) and the share within 1 %, 5 %, 10 %."""
+    the state (network units) and the share within 1 %, 5 %, 10 %. ``details``: when given,
+    one ``{"correct", "rel_l1"}`` per item is appended (training/compare_general.py)."""
     model.eval()
     correct, rel, spread = 0, [], []
     for i in range(0, len(items), batch_size):
@@ -178,9 +180,12 @@ def evaluate(model: torch.nn.Module, items: Sequence[Item], device: torch.device
         inputs, tgt, rhs = make_batch(chunk, device, physics, cache)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             out = model(**inputs, rhs=rhs)
-        correct += int((out["logits"].argmax(-1) == tgt["outcome"]).sum().item())
+        hit = (out["logits"].argmax(-1) == tgt["outcome"]).cpu().numpy()
+        correct += int(hit.sum())
         ys = out["y"].float().cpu().numpy()
         for k, it in enumerate(chunk):
+            if details is not None:
+                details.append({"correct": bool(hit[k]), "rel_l1": None})
             if it.state is None:
                 continue
             ok = it.ex.state_index >= 0
@@ -188,6 +193,8 @@ def evaluate(model: torch.nn.Module, items: Sequence[Item], device: torch.device
             x = it.state[it.ex.state_index[ok]]
             rel.append(float(np.abs(x_hat - x).sum() / max(np.abs(x).sum(), 1e-300)))
             spread.append(it.ex.decades)
+            if details is not None:
+                details[-1]["rel_l1"] = rel[-1]
     model.train()
     r = np.array(rel)
     res = {"val_n": len(items), "val_accuracy": correct / max(len(items), 1),
@@ -322,6 +329,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             if argv is None else "train_general " + " ".join(argv),
             "seed": args.seed, "data": args.data or f"generate {args.generate} "
             f"(families {args.families}, n {args.n_min}-{args.n_max}, decades {args.decades})",
+            # generator families seen in training (network names start with the family)
+            "generator_families": sorted({i.net.name.split(":")[0] for i in train
+                                          if i.net.name and i.net.name.split(":")[0] in
+                                          GENERATORS}),
             "hardware": {"device": torch.cuda.get_device_name(device) if cuda else
                          platform.processor() or platform.machine(), "world_size": world,
                          "torch": str(torch.__version__), "python": platform.python_version()}}
