@@ -385,7 +385,7 @@ def test_every_command_is_registered():
     assert res.exit_code == 0
     listed = [line.split()[0] for line in res.stdout.split("Commands:")[1].splitlines()
               if line.strip()]
-    assert listed == ["predict", "import", "solve", "evaluate", "validate", "biomodels"]
+    assert listed == ["predict", "import", "solve", "scan", "evaluate", "validate", "biomodels"]
     res = invoke("biomodels", "--help")
     assert res.exit_code == 0 and "fetch" in res.stdout and "list" in res.stdout
     res = invoke("validate", "--help")
