@@ -49,12 +49,14 @@ from sbmleq.core.steady import steady_state
 from sbmleq.core.solve import SolveSettings
 from sbmleq.errors import InputError, OutOfClassWarning, SbmleqError
 from sbmleq.general import GeneralSolveResult, solve_source
+from sbmleq.general_predict import predict_source
 from sbmleq.general_scan import scan_network
 from sbmleq.io.general_import import GeneralImport
 from sbmleq.io.reasons import Reason, ReasonCode
 from sbmleq.io.request import ModelSource, open_source
 from sbmleq.io.sbml_import import ImportResult
 from sbmleq.io.sources import check_references
+from sbmleq.model.general_load import load_general_predictor
 from sbmleq.model.predictor import DEFAULT_MODEL, Predictor
 from sbmleq.parameter_scan import scan_arrays
 from sbmleq.results import ModelPrediction, ScanResult, SolveResult, unit_by_species
@@ -75,6 +77,8 @@ __all__ = ["GeneralSolveResult", "ModelPrediction", "ScanResult", "Session", "So
            "SolveSettings", "load", "load_network", "predict", "scan", "solve"]
 
 DEFAULT_TIMEOUT = 30.0
+# the shipped general model (NumPy export); until it is shipped, general models answer exit 3
+DEFAULT_GENERAL_MODEL = Path(__file__).resolve().parent / "checkpoints" / "general.npz"
 _SESSION: Any = object()  # "use the session's setting"
 
 
@@ -92,13 +96,17 @@ class Session:
     def __init__(self, model: str | Path | None = None, device: str = "cpu",
                  timeout: float | None = DEFAULT_TIMEOUT,
                  settings: SolverSettings | None = None,
-                 solve_settings: SolveSettings | None = None):
+                 solve_settings: SolveSettings | None = None,
+                 general_model: str | Path | None = None, confirm: bool = True):
         self.model = model
+        self.general_model = general_model  # the general model's checkpoint (.npz or .pt)
+        self.confirm = confirm  # the chain's simulation confirms a general prediction
         self.device = device
         self.timeout = timeout
         self.settings = settings  # roadrunner's chain
         self.solve_settings = solve_settings or SolveSettings()  # sbmleq's own solver
         self._predictors: dict[tuple[str, str], Predictor] = {}
+        self._general: dict[tuple[str, str], Any] = {}
         self._worker: IsolatedWorker | None = None
 
     def __enter__(self) -> "Session":
@@ -126,6 +134,24 @@ class Session:
             _check_device(device, path)
             self._predictors[key] = Predictor(path, device=device)
         return self._predictors[key]
+
+    def general_predictor(self, model: str | Path | None = None,
+                          device: str | None = None) -> Any | None:
+        """The general model for non-LIFE networks (``.npz``: NumPy, ``.pt``: PyTorch), loaded
+        on first use: ``model``, else the session's ``general_model``, else the shipped one
+        when the package has it; None when there is none.
+        :class:`~sbmleq.errors.CheckpointError` for a missing or corrupt file."""
+        chosen = model if model is not None else self.general_model
+        if chosen is None:
+            if not DEFAULT_GENERAL_MODEL.is_file():
+                return None
+            chosen = DEFAULT_GENERAL_MODEL
+        device = (self.device if device is None else device) or "cpu"
+        path = Path(chosen)
+        key = (str(path.resolve() if path.exists() else path), device)
+        if key not in self._general:
+            self._general[key] = load_general_predictor(path, device=device)
+        return self._general[key]
 
     def _rr_worker(self) -> IsolatedWorker:
         if self._worker is None:
@@ -199,8 +225,13 @@ class Session:
             result.checkpoint = predictor.path.name
             result.steady = steady_state(net, _initial_state(src, imported, net))
         else:
-            result.general = _needs_general(src)
-        if not (imported.in_class and net is not None) and warn:
+            learned = self._predict_general(src, timeout)
+            if learned is not None:
+                result.learned = learned
+                result.checkpoint = Path(learned.checkpoint).name
+            else:
+                result.general = _needs_general(src)
+        if not (imported.in_class and net is not None) and result.learned is None and warn:
             shown = "; ".join(map(str, imported.reasons[:2])) or "not a LIFE network"
             more = f" (and {len(imported.reasons) - 2} more)" if len(imported.reasons) > 2 else ""
             warnings.warn(f"{src.display}: outside the LIFE class, nothing predicted: "
@@ -211,6 +242,24 @@ class Session:
             result.roadrunner_values = self._declared_units(src, imported, rr)
         result.seconds = time.perf_counter() - start
         return result
+
+    def _predict_general(self, src: ModelSource, timeout: float | None) -> Any | None:
+        """The general model's prediction, verified, for a model outside the LIFE class that
+        imports as a reaction network; None without a general model or such a network."""
+        try:
+            importable = src.general().network is not None
+        except SbmleqError:
+            importable = False
+        if not importable:
+            return None
+        predictor = self.general_predictor()
+        if predictor is None:
+            return None
+        limit = check_timeout(self.timeout if timeout is _SESSION else timeout)
+        settings = self.solve_settings
+        if limit is not None and math.isfinite(limit):
+            settings = dataclasses.replace(settings, timeout=limit)
+        return predict_source(src, predictor, settings=settings, confirm=self.confirm)
 
     def _declared_units(self, src: ModelSource, imported: ImportResult,
                         rr: RoadRunnerResult) -> dict[str, float]:

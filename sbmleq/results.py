@@ -16,7 +16,9 @@ import numpy as np
 from sbmleq.compare import finite as _num
 from sbmleq.compare import noise_floor, rel_error, rel_l1
 from sbmleq.core.steady import SteadyState
-from sbmleq.errors import OutOfClassError
+from sbmleq.errors import OutOfClassError, SolverError
+from sbmleq.general import FAILED_STATUSES
+from sbmleq.general_predict import GeneralPrediction
 from sbmleq.io.reasons import Reason
 from sbmleq.io.sbml_import import ImportResult
 from sbmleq.model.predictor import Prediction
@@ -61,7 +63,9 @@ class ModelPrediction:
     seconds: float = 0.0
     checkpoint: str = ""
     # out of the LIFE class but a general reaction network: the needs_general_model reason
+    # (when no general model is loaded), or the general model's prediction, verified
     general: Reason | None = None
+    learned: GeneralPrediction | None = None
 
     # -------------------------------------------------------------- verdicts
     @property
@@ -70,29 +74,66 @@ class ModelPrediction:
 
     @property
     def exit_code(self) -> int:
-        """0, or 3 (:class:`OutOfClassError`) for a model outside the class."""
+        """0; 3 (:class:`OutOfClassError`) for a model outside the LIFE class that the general
+        model did not answer; 5 (:class:`SolverError`) when its verification failed or timed
+        out."""
+        if self.learned is not None:
+            failed = self.learned.verified.status in FAILED_STATUSES
+            return SolverError.exit_code if failed else 0
         return 0 if self.in_class else OutOfClassError.exit_code
 
     @property
     def equilibrium_exists(self) -> bool | None:
         """The exact verdict: the dynamics settle from the model's initial state (None out of
         class). The learned verdict is :attr:`predicted_exists` (and :attr:`p_exists`)."""
+        if self.learned is not None:
+            return self.learned.steady_state is not None
         if self.steady is not None:
             return bool(self.steady.settles)
         return None if self.prediction is None else bool(self.prediction.equilibrium_exists)
 
     @property
     def predicted_exists(self) -> bool | None:
-        """The learned model's verdict (the paper's label: a unique equilibrium exists)."""
+        """The learned model's verdict (the paper's label: a unique equilibrium exists; for the
+        general model: the most probable outcome is ``settles``)."""
+        if self.learned is not None:
+            return self.learned.outcome == "settles"
         return None if self.prediction is None else bool(self.prediction.equilibrium_exists)
 
     @property
     def steady_state_status(self) -> str | None:
-        """``unique``, ``conserved`` (closed pools keep their totals) or ``unbounded``."""
+        """LIFE: ``unique``, ``conserved`` (closed pools keep their totals) or ``unbounded``;
+        general: the verified solver status (``stable``, ``oscillation``, ...)."""
+        if self.learned is not None:
+            return self.learned.verified.status.value
         return None if self.steady is None else self.steady.status.value
+
+    def outcome(self) -> dict[str, Any] | None:
+        """The learned outcome (and its probabilities) beside the verified one."""
+        if self.learned is not None:
+            return self.learned.to_dict()["outcome"]
+        if self.prediction is None:
+            return None
+        p = float(self.prediction.p_exists)
+        verified = None if self.steady is None else \
+            ("settles" if self.steady.settles else "grows")
+        return {"predicted": "settles" if self.prediction.equilibrium_exists else "grows",
+                "probabilities": {"settles": p, "grows": 1.0 - p}, "verified": verified}
+
+    def verified(self) -> dict[str, Any] | None:
+        """How the reported steady state was verified: the general model's polish and checks
+        (``status``, ``stable``, ``eigenvalues_max_real``, ``residual``, Newton iterations,
+        ``fallback``), or the exact LIFE solve."""
+        if self.learned is not None:
+            return self.learned.to_dict()["verified"]
+        if self.steady is None:
+            return None
+        return {"status": self.steady.status.value, "method": "exact", "fallback": False}
 
     def conserved_totals(self) -> list[dict[str, Any]]:
         """The closed pools the steady state assumed: species ids and their conserved total."""
+        if self.learned is not None:
+            return list(self.learned.verified.conserved_totals)
         if self.steady is None:
             return []
         node_species = self.imported.node_species
@@ -101,10 +142,14 @@ class ModelPrediction:
 
     @property
     def p_exists(self) -> float | None:
+        if self.learned is not None:
+            return float(self.learned.probabilities.get("settles", 0.0))
         return None if self.prediction is None else float(self.prediction.p_exists)
 
     @property
     def out_of_distribution(self) -> bool | None:
+        if self.learned is not None:
+            return bool(self.learned.out_of_distribution)
         return None if self.prediction is None else bool(self.prediction.out_of_distribution)
 
     @property
@@ -132,10 +177,14 @@ class ModelPrediction:
         net = self.imported.network
         if self.in_class and net is not None:
             return [self.imported.node_species.get(n, n) for n in net.nodes]
+        if self.learned is not None:
+            return list(self.learned.predicted)
         return list(self.roadrunner_values)
 
     def predicted(self) -> dict[str, float | None]:
         """Predicted steady state by species id (None everywhere when no equilibrium)."""
+        if self.learned is not None:
+            return {s: _num(v) for s, v in self.learned.predicted.items()}
         if self.prediction is None:
             return {s: None for s in self.species}
         values = self.prediction.as_dict()  # by node id
@@ -143,7 +192,11 @@ class ModelPrediction:
 
     def steady_state(self) -> dict[str, float | None]:
         """The exact steady state from the initial state by species id (None everywhere when the
-        dynamics do not settle or the model is out of class)."""
+        dynamics do not settle or the model is out of class). For a general model: the
+        verified steady state of :attr:`learned`."""
+        if self.learned is not None:
+            steady = self.learned.steady_state or {}
+            return {s: _num(steady.get(s)) for s in self.species}
         if self.steady is None:
             return {s: None for s in self.species}
         values = self.steady.as_dict()
@@ -160,7 +213,7 @@ class ModelPrediction:
     def rel_l1(self) -> float | None:
         """The paper's metric ``sum |pred - rr| / sum |rr|`` for the learned prediction (None
         unless both are complete)."""
-        if not self.roadrunner_values or self.prediction is None:
+        if not self.roadrunner_values or (self.prediction is None and self.learned is None):
             return None
         pred = self.predicted()
         return rel_l1((pred.get(s), self.roadrunner_values.get(s)) for s in self.species)
@@ -168,7 +221,7 @@ class ModelPrediction:
     @property
     def steady_state_rel_l1(self) -> float | None:
         """rel-L1 of the exact steady state against roadrunner (None unless both are complete)."""
-        if not self.roadrunner_values or self.steady is None:
+        if not self.roadrunner_values or (self.steady is None and self.learned is None):
             return None
         ss = self.steady_state()
         return rel_l1((ss.get(s), self.roadrunner_values.get(s)) for s in self.species)
@@ -223,7 +276,8 @@ class ModelPrediction:
             "predicted_exists": self.predicted_exists,
             "p_exists": _num(self.p_exists),
             "out_of_distribution": self.out_of_distribution,
-            "ood_reasons": list(p.ood_reasons) if p is not None else [],
+            "ood_reasons": (list(p.ood_reasons) if p is not None else
+                            list(self.learned.ood_reasons) if self.learned is not None else []),
             "confident": self.confident,
             "residual": _num(p.residual) if p is not None else None,
             "species": species,
@@ -233,6 +287,11 @@ class ModelPrediction:
             "checkpoint": self.checkpoint,
             "warnings": list(self.imported.warnings),
             "seconds": float(self.seconds),
+            "model_kind": ("life" if self.prediction is not None else
+                           "general" if self.learned is not None else None),
+            "outcome": self.outcome(),
+            "verified": self.verified(),
+            "timings": (self.learned.to_dict()["seconds"] if self.learned is not None else None),
         }
 
     def to_json(self, **kwargs: Any) -> str:

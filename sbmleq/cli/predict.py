@@ -24,10 +24,12 @@ from sbmleq.cli.common import (
 )
 from sbmleq.cli.render import console as make_console
 from sbmleq.cli.render import dumps, predictions_csv, print_prediction
+from sbmleq.cli.render_general import print_general_prediction
 
 
 def run_predict(models: Sequence[str], *, fmt: str = "table", check: bool = False,
                 model: str | Path | None = None, device: str = "cpu", timeout: float = 30.0,
+                general_model: str | Path | None = None, quick: bool = False,
                 debug: bool = False, out: TextIO | None = None, err: TextIO | None = None,
                 stdin: TextIO | None = None) -> int:
     """``sbmleq predict``: returns the exit code."""
@@ -37,9 +39,13 @@ def run_predict(models: Sequence[str], *, fmt: str = "table", check: bool = Fals
     limit, code = report.attempt(lambda: parse_timeout(timeout))
     if code:
         return code
-    session = Session(model=model, device=device, timeout=limit)
+    session = Session(model=model, device=device, timeout=limit, general_model=general_model,
+                      confirm=not quick)
     try:
         _, code = report.attempt(session.predictor)  # a bad checkpoint or device stops here
+        if code:
+            return code
+        _, code = report.attempt(session.general_predictor)  # the same for the general model
         if code:
             return code
         console = make_console(out) if fmt == "table" else None
@@ -57,11 +63,14 @@ def run_predict(models: Sequence[str], *, fmt: str = "table", check: bool = Fals
             results.append(result)
             rows.append(result)
             report.note(result.exit_code)
-            if not result.in_class:
+            if not result.in_class and result.learned is None:
                 report.out_of_class(result.model, [(r["reaction"], r["reason"])
                                                    for r in result.out_of_class])
             if console is not None:
-                print_prediction(console, result)
+                if result.learned is not None:
+                    print_general_prediction(console, result.learned)
+                else:
+                    print_prediction(console, result)
         if fmt == "json":
             data = [r if isinstance(r, dict) else r.to_dict() for r in rows]
             out.write(dumps(data[0] if len(models) == 1 else data) + "\n")
@@ -86,8 +95,20 @@ def predict_command(
     device: Annotated[Device, typer.Option(
         "--device", help="cpu, or cuda (PyTorch with CUDA and a .pt checkpoint).")] = Device.cpu,
     timeout: TimeoutOpt = 30.0,
+    general_model: Annotated[Path | None, typer.Option(
+        "--general-model", metavar="CKPT",
+        help="The general model (.npz or .pt) for models outside the LIFE class: its "
+             "prediction is then verified by sbmleq's solver; default: the shipped one, if "
+             "any (without one such models exit 3).")] = None,
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="General models: accept the polished prediction once it passes the "
+                        "solver's checks, without simulating to confirm that the dynamics "
+                        "reach it (faster; a multistable model may reach another state).")
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Predict the steady state of each MODEL (exit 3 if a model is outside the LIFE class)."""
+    """Predict the steady state of each MODEL, then verify it (exit 3 for a model outside the
+    LIFE class when no general model is loaded; 5 when verification fails or times out)."""
     raise typer.Exit(run_predict(models, fmt=format.value, check=check, model=model,
-                                 device=device.value, timeout=timeout, debug=debug))
+                                 device=device.value, timeout=timeout,
+                                 general_model=general_model, quick=quick, debug=debug))

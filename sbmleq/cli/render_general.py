@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 
 from sbmleq.cli.render import _cell, _kv, fmt
 from sbmleq.general import GeneralSolveResult
+from sbmleq.general_predict import GeneralPrediction
 from sbmleq.io.general_import import GeneralImport
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["print_general_solve", "general_solve_csv", "print_general_import"]
+__all__ = ["print_general_solve", "general_solve_csv", "print_general_import",
+           "print_general_prediction"]
 
 
 def print_general_solve(out: "Console", result: GeneralSolveResult) -> None:
@@ -97,4 +99,45 @@ def print_general_import(out: "Console", result: GeneralImport) -> None:
     out.print(table)
     for w in result.warnings[:5]:
         out.print(f"warning: {w}")
+    out.print()
+
+
+def print_general_prediction(out: "Console", pred: GeneralPrediction) -> None:
+    """``sbmleq predict`` on a general model: the learned outcome and state beside the verified
+    ones (the verified steady state is the answer; the learned one is never shown alone)."""
+    from rich.table import Table  # rich: only for tables
+    from rich.text import Text
+
+    v = pred.verified
+    out.print(Text(pred.model or "model", style="bold underline"))
+    probs = ", ".join(f"{k} {p:.3g}" for k, p in pred.probabilities.items())
+    how = ("the polished prediction" if pred.used_prediction
+           else "the solver chain (the prediction was not used)")
+    rows = [("verified", f"{v.status.value}" + (f" (stage {v.stage}: {how})"
+                                                if v.status.value in ("stable", "unstable")
+                                                else "")),
+            ("learned outcome", f"{pred.outcome} ({probs})"),
+            ("max Re(eigenvalue)", fmt(v.eigenvalues_max_real, 4)),
+            ("residual", fmt(v.residual, 3)),
+            ("Newton iterations", f"{pred.polish_iterations} polishing the prediction, "
+                                  f"{v.newton_iterations} in the chain"),
+            ("distribution", "outside: " + "; ".join(pred.ood_reasons)
+             if pred.out_of_distribution else "inside the training distribution"),
+            ("seconds", f"{pred.seconds:.3f} (import {pred.seconds_import:.3f}, predict "
+                        f"{pred.seconds_predict:.3f}, verify {pred.seconds_verify:.3f})")]
+    if v.message:
+        rows.append(("message", v.message))
+    out.print(_kv(rows))
+    steady = pred.steady_state or {}
+    table = Table()
+    table.add_column("species")
+    table.add_column("predicted (learned)", justify="right")
+    table.add_column("steady state (verified)", justify="right")
+    for sid, value in pred.predicted.items():
+        table.add_row(sid, fmt(value), fmt(steady.get(sid)) if steady else "-")
+    out.print(table)
+    for law in v.conserved_totals[:10]:
+        terms = " + ".join(f"{c}*{s}" if c != 1 else s
+                           for s, c in zip(law["species"], law["coefficients"]))
+        out.print(f"conserved: {terms} = {fmt(law['total'])} (amount)")
     out.print()

@@ -26,7 +26,6 @@ Read in one sitting, nanoGPT style. Input: the scale-free bipartite graph of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,66 +34,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from sbmleq.core.compile import CompiledNetwork, compile_network
-from sbmleq.core.reaction_generators import OUTCOMES
 from sbmleq.core.reactions import ReactionNetwork
-from sbmleq.model.general_features import (EDGE_FEATURES, FEATURE_VERSION, REACTION_FEATURES,
-                                           SPECIES_FEATURES, GraphBatch, structure_digest)
+from sbmleq.model.general_config import GeneralModelConfig  # torch-free; re-exported here
+from sbmleq.model.general_features import GraphBatch, structure_digest
 
 __all__ = ["GeneralModelConfig", "GeneralSteadyStateModel", "PhysicsRHS", "batch_tensors"]
-
-
-@dataclass
-class GeneralModelConfig:
-    """Architecture, feature layout and training distribution (stored in every checkpoint)."""
-
-    d_model: int = 128
-    n_heads: int = 8
-    n_local_heads: int = 4  # of n_heads: attend along the incidence only
-    n_layers: int = 4
-    d_ff: int = 256
-    physics: bool = False
-    n_iters: int = 8  # physics steps (inference may use more)
-    species_features: int = len(SPECIES_FEATURES)
-    reaction_features: int = len(REACTION_FEATURES)
-    edge_features: int = len(EDGE_FEATURES)
-    feature_version: int = FEATURE_VERSION
-    outcomes: tuple[str, ...] = OUTCOMES
-    # the training distribution (filled in by training; read by the out-of-distribution flag)
-    train_max_species: int = 64
-    train_max_reactions: int = 256
-    train_decades: float = 3.0
-    train_families: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["outcomes"], d["train_families"] = list(self.outcomes), list(self.train_families)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GeneralModelConfig":
-        known = set(cls.__dataclass_fields__)
-        d = {k: v for k, v in data.items() if k in known}
-        for key in ("outcomes", "train_families"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(**d)
-
-    def validate(self) -> None:
-        """Raise ValueError on an inconsistent config (the loader turns it into a
-        CheckpointError naming the file)."""
-        for key in ("d_model", "n_heads", "n_layers", "d_ff", "n_iters"):
-            if not isinstance(getattr(self, key), int) or not 1 <= getattr(self, key) <= 65536:
-                raise ValueError(f"{key} must be an integer in [1, 65536]")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"n_heads ({self.n_heads}) does not divide d_model ({self.d_model})")
-        if not 0 <= self.n_local_heads <= self.n_heads:
-            raise ValueError("n_local_heads must be in [0, n_heads]")
-        if (self.species_features, self.reaction_features, self.edge_features,
-                self.feature_version) != (len(SPECIES_FEATURES), len(REACTION_FEATURES),
-                                          len(EDGE_FEATURES), FEATURE_VERSION):
-            raise ValueError(f"feature layout (version {self.feature_version}) differs from this "
-                             f"sbmleq's (version {FEATURE_VERSION})")
 
 
 class MLP(nn.Module):

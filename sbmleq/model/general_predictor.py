@@ -9,7 +9,8 @@ runs): ``{"format", "config" (GeneralModelConfig as a dict), "model" (state dict
 "meta" (plain recipe: command, seed, data, hardware, wall time), "train_state"}`` and, for
 resumable training checkpoints, ``"optimizer"`` and ``"rng"``. Anything unreadable or
 inconsistent is a :class:`~sbmleq.errors.CheckpointError` (one line, naming the file).
-This module imports torch (through the model) when it is imported.
+This module imports torch (through the model) when it is imported; the NumPy path
+(:mod:`sbmleq.model.general_load`, ``.npz`` exports) does not.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import os
 import pickle
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +25,15 @@ import numpy as np
 import torch
 
 from sbmleq.core.reactions import ReactionNetwork
-from sbmleq.errors import CheckpointError, InputError
+from sbmleq.errors import CheckpointError
+from sbmleq.model.general_config import (GENERAL_FORMAT, MAX_POSITIONS, OutOfDistribution,
+                                         check_positions, out_of_distribution)
 from sbmleq.model.general_features import collate, network_features, to_concentrations
 from sbmleq.model.general_model import (GeneralModelConfig, GeneralSteadyStateModel, PhysicsRHS,
                                         batch_tensors)
 
 __all__ = ["GENERAL_FORMAT", "MAX_POSITIONS", "OutOfDistribution", "GeneralPredictor",
            "save_general_checkpoint", "read_general_checkpoint", "build_from_payload"]
-
-GENERAL_FORMAT = "sbmleq.model.general/1"
-# Attention is dense over species + reaction positions (one L x L bias per head and layer), so
-# memory grows as L**2: about 1 GB at L = 3,000 with the default 8 heads and 4 layers.
-MAX_POSITIONS = 3000
 
 
 def save_general_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
@@ -100,14 +97,6 @@ def build_from_payload(payload: dict[str, Any], source: str) -> GeneralSteadySta
     return model
 
 
-@dataclass
-class OutOfDistribution:
-    """Whether a network lies outside what the model was trained on, and why."""
-
-    flag: bool
-    reasons: list[str] = field(default_factory=list)
-
-
 class GeneralPredictor:
     """A loaded general model: outcome probabilities and per-state concentrations."""
 
@@ -128,25 +117,7 @@ class GeneralPredictor:
 
     def ood(self, net: ReactionNetwork, decades: float | None = None) -> OutOfDistribution:
         """Sizes, value spread and rate-law families against the training statistics."""
-        cfg, reasons = self.cfg, []
-        n_s = len(net.species) + len(net.rate_rules)
-        if n_s > cfg.train_max_species:
-            reasons.append(f"{n_s} species; trained on at most {cfg.train_max_species}")
-        if len(net.reactions) > cfg.train_max_reactions:
-            reasons.append(f"{len(net.reactions)} reactions; trained on at most "
-                           f"{cfg.train_max_reactions}")
-        if decades is None:
-            decades = network_features(net).decades
-        if decades > cfg.train_decades + 0.5:
-            reasons.append(f"values span {decades:.1f} decades; trained on at most "
-                           f"{cfg.train_decades:.1f}")
-        seen = set(cfg.train_families)
-        new = sorted({r.family or "unclassified" for r in net.reactions} - seen) if seen else []
-        if new:
-            reasons.append(f"rate-law families never seen in training: {', '.join(new)}")
-        if net.rate_rules:
-            reasons.append(f"{len(net.rate_rules)} rate rule(s); trained on reactions only")
-        return OutOfDistribution(bool(reasons), reasons)
+        return out_of_distribution(self.cfg, net, decades)
 
     @torch.no_grad()
     def predict(self, net: ReactionNetwork, x0: Any = None, n_iters: int | None = None
@@ -154,11 +125,7 @@ class GeneralPredictor:
         """(outcome probabilities, predicted state per ``net.state_ids`` in the network's
         units, out-of-distribution flag). ``x0``: initial values (by state id or a vector).
         More than :data:`MAX_POSITIONS` species + reactions is an InputError."""
-        positions = len(net.species) + len(net.rate_rules) + len(net.reactions)
-        if positions > MAX_POSITIONS:
-            raise InputError(f"{positions} species and reactions; the general model takes at "
-                             f"most {MAX_POSITIONS}", source=net.name or "network",
-                             element=self.source or None)
+        check_positions(net, self.source)
         if x0 is not None:
             net = net.with_initial(x0)
         ex = network_features(net)
