@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -32,9 +32,15 @@ from sbmleq.io.request import ModelSource
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sbmleq.model.general_predictor import GeneralPredictor
-
 __all__ = ["GeneralPrediction", "predict_network", "predict_source"]
+
+
+class GeneralPredictor(Protocol):
+    """What a general model offers (sbmleq.model.general_load: the NumPy and torch ones)."""
+
+    source: str
+
+    def predict(self, net: ReactionNetwork) -> tuple[dict[str, float], np.ndarray, Any]: ...
 
 
 @dataclass
@@ -114,7 +120,7 @@ class GeneralPrediction:
                             index=pd.Index(ids, name="species"))
 
 
-def predict_network(net: ReactionNetwork, predictor: "GeneralPredictor", *,
+def predict_network(net: ReactionNetwork, predictor: GeneralPredictor, *,
                     settings: SolveSettings | None = None, model: str | None = None,
                     confirm: bool = True) -> GeneralPrediction:
     """Predict ``net``'s steady state from its own initial state, then verify it.
@@ -153,7 +159,7 @@ def predict_network(net: ReactionNetwork, predictor: "GeneralPredictor", *,
         seconds=time.perf_counter() - start)
 
 
-def predict_source(src: ModelSource, predictor: "GeneralPredictor", *,
+def predict_source(src: ModelSource, predictor: GeneralPredictor, *,
                    settings: SolveSettings | None = None, confirm: bool = True
                    ) -> GeneralPrediction:
     """Import ``src`` as a reaction network, then :func:`predict_network`."""
