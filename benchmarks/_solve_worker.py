@@ -5,8 +5,11 @@ cannot stop the run). Returns a small JSON-ready dict."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from sbmleq.core.solve import SolveSettings
@@ -22,12 +25,34 @@ def _num(x: Any, digits: int = 12) -> float | None:
     return float(f"{x:.{digits}g}") if x == x and abs(x) != float("inf") else None
 
 
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """One BLAS thread for the solve, as ``sbmleq solve`` has (sbmleq.cli.main limits BLAS to
+    one thread unless the user set a thread variable). Without it, on this 2-core machine
+    shared with other jobs, OpenBLAS's threads fight: a 163 x 163 solve took 69 ms instead of
+    0.23 ms and eigenvalues 930 ms instead of 17 ms (BIOMD457 timed out at 48 s; 3.6 s)."""
+    if any(os.environ.get(v) for v in BLAS_THREAD_VARIABLES):
+        yield
+        return
+    # scipy's own OpenBLAS (LSODA calls it) is loaded by scipy.integrate: load it first so
+    # that the limit reaches it too
+    import scipy.integrate  # noqa: F401
+    from threadpoolctl import threadpool_limits  # third-party, only needed here
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def sbmleq_solve(path: str, timeout: float) -> dict[str, Any]:
     """What ``sbmleq solve PATH`` answers, timed from reading the file to the verified answer."""
     start = time.perf_counter()
     settings = dataclasses.replace(SolveSettings(), timeout=timeout)
     try:
-        result = solve_source(open_source(path), settings=settings)
+        with _one_blas_thread():
+            result = solve_source(open_source(path), settings=settings)
     except SbmleqError as exc:
         return {"status": "error", "error_code": type(exc).__name__,
                 "message": exc.one_line()[:240], "seconds": _num(time.perf_counter() - start, 4)}

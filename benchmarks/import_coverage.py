@@ -195,8 +195,9 @@ result.to_dict()  # JSON-ready
   stoichiometry.
 - Fast reactions: roadrunner 2.10 refuses to load them, so they are `fast_reaction` by default
   (`fast_as_ordinary=True` imports them as ordinary reactions: the same steady states).
-- `invalid_value`: `ReactionNetwork` holds species values >= 0 only; the curated models with a
-  negative initial value use a species for a membrane potential.""".splitlines()
+- `invalid_value`: NaN or infinite values, compartment sizes <= 0. A species with a negative
+  initial value (the curated models with one use a species for a membrane potential) imports
+  as *signed* (`Species.signed`), which the solver lets be negative.""".splitlines()
 
 
 def report(args: argparse.Namespace, catalog: dict[str, dict[str, str]],

@@ -112,19 +112,23 @@ def conservation_laws(stoichiometry: np.ndarray) -> ConservationLaws:
         reduced.append(row)
     pivot_set = set(pivots)
     free = [c for c in range(n_species) if c not in pivot_set]
-    laws: list[list[Fraction]] = []
-    for f in free:  # one null vector per free column: x_f = 1, x_pivot = -row[f]
-        vec = [Fraction(0)] * n_species
-        vec[f] = Fraction(1)
+    laws: list[dict[int, Fraction]] = []
+    for f in free:  # one null vector per free column: x_f = 1, x_pivot = -row[f] (sparse)
+        vec = {f: Fraction(1)}
         for p, r in zip(pivots, reduced):
-            vec[p] = -r.get(f, Fraction(0))
+            v = r.get(f)
+            if v:
+                vec[p] = -v
         laws.append(vec)
     ints = []
     for vec in laws:
-        scale = math.lcm(*(v.denominator for v in vec))
-        row = [int(v * scale) for v in vec]
-        g = math.gcd(*row) or 1
-        ints.append([v // g for v in row])
+        scale = math.lcm(*(v.denominator for v in vec.values()))
+        row = {c: int(v * scale) for c, v in vec.items()}
+        g = math.gcd(*row.values()) or 1
+        dense = [0] * n_species
+        for c, v in row.items():
+            dense[c] = v // g
+        ints.append(dense)
     dependent = tuple(order[f] for f in free)
     integer = all(abs(v) < 2**53 for row in ints for v in row)
     if integer:

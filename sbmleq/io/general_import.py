@@ -17,8 +17,8 @@ exception: events, algebraic rules, delays, time, compartments whose size change
 stoichiometries that change, conversion factors that are not constants, reactions without a
 kinetic law, fast reactions (roadrunner 2.10 refuses them), values a network cannot hold
 (NaN, infinite), models without state. A species with a negative initial value (a membrane
-potential) is imported as *signed* (``Species.signed``): the solver lets it be negative. Invalid SBML (an undefined symbol, species or function, a
-circular definition) raises :class:`~sbmleq.errors.InputError` naming the file and element.
+potential) is imported as *signed* (``Species.signed``): the solver lets it be negative.
+Invalid SBML (an undefined symbol, species or function, a circular definition) raises :class:`~sbmleq.errors.InputError` naming the file and element.
 Import time is linear in the size of the model. See docs/import-coverage.md.
 """
 
