@@ -3,6 +3,7 @@
     python benchmarks/corpus_solve.py [--workers 2] [--limit N] [--models ID ...]
                                       [--timeout 60] [--out FILE] [--truth FILE]
     python benchmarks/corpus_solve.py --summary [--out FILE] [--truth FILE]
+    python benchmarks/corpus_solve.py --rerun OLD.jsonl --arms sbmleq --out NEW.jsonl
 
 The candidates of benchmarks/corpus_truth.py (pure ODE, no events, delays, time or algebraic
 rules). Per model, three arms run side by side in the same isolated child (one
@@ -44,20 +45,29 @@ import corpus_truth as ct
 ROOT = ct.ROOT
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "corpus_solve.jsonl"
 SETTLED = ("settled_stable", "settled_not_stable", "settled_stability_unknown")
+ARMS = ("sbmleq", "plain", "staged")
 
 
-def process(path: Path, timeout: float, turn: int) -> dict[str, Any]:
+def process(path: Path, timeout: float, turn: int, only: tuple[str, ...] = ARMS,
+            previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One model's record: the arms in ``only`` run now (order rotated); the others are copied
+    from ``previous`` (the same model's record of an earlier run: ``--rerun``)."""
     arms = {
         "sbmleq": lambda: ct._isolated(sw.sbmleq_solve, str(path), 0.8 * timeout,
                                        timeout=timeout),
         "plain": lambda: ct._isolated(tw.plain_steady_state, str(path), timeout=timeout),
         "staged": lambda: ct._staged(path, timeout),
     }
-    names = list(arms)
-    names = names[turn % 3:] + names[:turn % 3]
+    names = [n for n in arms if n in only]
+    names = names[turn % len(names):] + names[:turn % len(names)]
     record: dict[str, Any] = {"model": path.stem, "order": names}
     for name in names:
         record[name] = arms[name]()
+    for name in arms:
+        if name not in only:
+            record[name] = (previous or {}).get(name, {"status": "not_run"})
+    if tuple(only) != ARMS:
+        record["rerun"] = list(names)
     return record
 
 
@@ -93,13 +103,15 @@ def score(name: str, arm: dict[str, Any], truth_rec: dict[str, Any]) -> str:
     return "right" if max_re is not None and max_re > 0 else "wrong"
 
 
-def run(paths: list[Path], out: Path, workers: int, timeout: float) -> None:
+def run(paths: list[Path], out: Path, workers: int, timeout: float,
+        only: tuple[str, ...] = ARMS, previous: dict[str, dict[str, Any]] | None = None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     print(f"running {len(paths)} models with {workers} workers -> {out}", flush=True)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool, out.open("a") as handle:
-            futures = {pool.submit(process, p, timeout, k): p for k, p in enumerate(paths)}
+            futures = {pool.submit(process, p, timeout, k, only, (previous or {}).get(p.stem)): p
+                       for k, p in enumerate(paths)}
             for k, future in enumerate(as_completed(futures), 1):
                 path = futures[future]
                 try:
@@ -194,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--truth", type=Path, default=ct.DEFAULT_OUT)
     ap.add_argument("--summary", action="store_true")
+    ap.add_argument("--rerun", type=Path, default=None, metavar="FILE",
+                    help="run only --arms now and copy the other arms of each model from FILE "
+                         "(an earlier run): e.g. sbmleq's arm again after a solver change")
+    ap.add_argument("--arms", default=",".join(ARMS), help="with --rerun: the arms to run")
     args = ap.parse_args(argv)
     if args.summary:
         print(summary(args.out, args.truth))
@@ -205,7 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = [p for p in paths if p.stem not in done]
     if args.limit:
         paths = paths[:args.limit]
-    run(paths, args.out, args.workers, args.timeout)
+    only, previous = ARMS, None
+    if args.rerun is not None:
+        only = tuple(a for a in ARMS if a in args.arms.split(","))
+        previous = {r["model"]: r for r in ct.read_records(args.rerun)}
+    run(paths, args.out, args.workers, args.timeout, only, previous)
     print(summary(args.out, args.truth))
     return 0
 
