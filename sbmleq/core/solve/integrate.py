@@ -25,7 +25,7 @@ from sbmleq.core.solve.outcome import SolveSettings
 from sbmleq.core.solve.system import ReducedSystem
 
 __all__ = ["Trajectory", "Oscillation", "detect_oscillation", "growing", "growing_component",
-           "exploding", "HISTORY"]
+           "exploding", "growth_verdict", "HISTORY"]
 
 HISTORY = 20_000  # steps kept for the oscillation analysis
 DENSE_JAC_MAX = 256  # above this many state variables the integrator gets a sparse Jacobian
@@ -268,3 +268,23 @@ def exploding(checks: list[tuple[float, float]], limit: float) -> bool:
         return False
     n = [v for _, v in checks[-3:]]
     return n[2] > limit ** 0.5 and n[2] > n[1] > n[0]
+
+
+def growth_verdict(norms: list[tuple[float, float]], points: list[tuple[float, np.ndarray]],
+                   state: str, x0_size: float, limit: float, ids: tuple[str, ...]) -> str | None:
+    """Why the trajectory that ended in ``state`` (``finished``: the horizon, ``steps``: the
+    step budget, ...) grows without bound, or None: :func:`growing` on the checkpoint norms,
+    :func:`exploding` at the step budget (``limit``: the growth limit times the state's
+    scale), :func:`growing_component` at the horizon."""
+    first = norms[1][1] if len(norms) > 1 else 0.0
+    if growing(norms, max(x0_size, first, 1e-300)):
+        return "the state is still growing at the horizon"
+    if state == "steps" and exploding(norms, limit):
+        return (f"the state grows without bound: the step budget ran out at t={norms[-1][0]:.3g}"
+                f" with max|x| = {norms[-1][1]:.3g} and rising (a finite-time blow-up)")
+    k = growing_component(points, x0_size if x0_size > 0 else 1.0) if state == "finished" \
+        else None
+    if k is not None:
+        return (f"{ids[k]} is still growing at the horizon "
+                f"(to {float(abs(points[-1][1][k])):.3g})")
+    return None
