@@ -49,7 +49,7 @@ from sbmleq.core.solve import SolveSettings, SolveStatus, solve_from_guess, solv
 from sbmleq.errors import SbmleqError
 from sbmleq.general_predict import predict_network
 from sbmleq.io.request import open_source
-from sbmleq.model.general_predictor import GeneralPredictor
+from sbmleq.model.general_load import load_general_predictor
 from sbmleq.validation.general_rows import AGREE_REL_L1, rel_l1_over
 from sbmleq.validation.truth import read_truth, truth_kind
 
@@ -67,7 +67,7 @@ def rel_l1(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ random networks
-def random_records(predictor: GeneralPredictor, families: Sequence[str],
+def random_records(predictor: Any, families: Sequence[str],
                    sizes: Sequence[tuple[int, int]], spreads: Sequence[float], n: int,
                    seed: int, settings: SolveSettings, trained: set[str],
                    log: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -94,7 +94,7 @@ def random_records(predictor: GeneralPredictor, families: Sequence[str],
     return out
 
 
-def _random_one(predictor: GeneralPredictor, net: Any, lab: Any,
+def _random_one(predictor: Any, net: Any, lab: Any,
                 settings: SolveSettings) -> dict[str, Any]:
     compiled = compile_network(net)
     truth = np.asarray(lab.state) if lab.state is not None else None
@@ -161,7 +161,7 @@ def grouped(records: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]
 
 
 # ------------------------------------------------------------------ curated models
-def curated_records(predictor: GeneralPredictor, truth_path: Path, corpus: Path,
+def curated_records(predictor: Any, truth_path: Path, corpus: Path,
                     settings: SolveSettings, limit: int | None,
                     log: Callable[[str], None]) -> list[dict[str, Any]]:
     truth = read_truth(truth_path)
@@ -258,7 +258,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    predictor = GeneralPredictor.load(args.model)
+    predictor = load_general_predictor(args.model)
     settings = SolveSettings(timeout=args.timeout)
     meta = predictor.meta or {}
     trained = set(meta.get("generator_families") or ())
