@@ -40,11 +40,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from sbmleq.api_inputs import check_device, initial_state, needs_general, not_life
 from sbmleq.compare import declared_units
 from sbmleq.core.exact import DenseBatch, solve_dense_batch
-from sbmleq.core.network import Network
 from sbmleq.core.steady import steady_state
 from sbmleq.core.solve import SolveSettings
 from sbmleq.errors import InputError, OutOfClassWarning, SbmleqError
@@ -52,7 +50,6 @@ from sbmleq.general import GeneralSolveResult, solve_source
 from sbmleq.general_predict import predict_source
 from sbmleq.general_scan import scan_network
 from sbmleq.io.general_import import GeneralImport
-from sbmleq.io.reasons import Reason, ReasonCode
 from sbmleq.io.request import ModelSource, open_source
 from sbmleq.io.sbml_import import ImportResult
 from sbmleq.io.sources import check_references
@@ -131,7 +128,7 @@ class Session:
         path = Path(model) if model is not None else DEFAULT_MODEL
         key = (str(path.resolve() if path.exists() else path), device)
         if key not in self._predictors:
-            _check_device(device, path)
+            check_device(device, path)
             self._predictors[key] = Predictor(path, device=device)
         return self._predictors[key]
 
@@ -223,14 +220,14 @@ class Session:
             prediction.units = dict(imported.species_units)
             result.prediction = prediction
             result.checkpoint = predictor.path.name
-            result.steady = steady_state(net, _initial_state(src, imported, net))
+            result.steady = steady_state(net, initial_state(src, imported, net))
         else:
             learned = self._predict_general(src, timeout)
             if learned is not None:
                 result.learned = learned
                 result.checkpoint = Path(learned.checkpoint).name
             else:
-                result.general = _needs_general(src)
+                result.general = needs_general(src)
         if not (imported.in_class and net is not None) and result.learned is None and warn:
             shown = "; ".join(map(str, imported.reasons[:2])) or "not a LIFE network"
             more = f" (and {len(imported.reasons) - 2} more)" if len(imported.reasons) > 2 else ""
@@ -312,7 +309,7 @@ class Session:
             raise InputError(f"unknown scan engine {engine!r} (sbmleq or learned)",
                              source=src.display)
         specs = isinstance(parameters, (str, list, tuple))  # "k1=..." strings: general only
-        if engine == "sbmleq" or (engine is None and (specs or _not_life(src))):
+        if engine == "sbmleq" or (engine is None and (specs or not_life(src))):
             return self._scan_general(src, parameters, design=design, n=n, seed=seed,
                                       timeout=timeout, batch_size=batch_size or 512,
                                       progress=progress, device=device)
@@ -348,62 +345,6 @@ class Session:
         return scan_network(net, parameters, design=design, n=n, seed=seed, settings=settings,
                             batch_size=batch_size, progress=progress, source=src.display,
                             device=None if device == "cpu" else device)
-
-
-def _not_life(src: ModelSource) -> bool:
-    """Whether ``src`` is outside the LIFE class (its scan takes the general path)."""
-    if src.reaction_network is not None:
-        return True
-    imported = src.imported()
-    return not (imported.in_class and imported.network is not None)
-
-
-def _initial_state(src: ModelSource, imported: ImportResult, net: Network) -> np.ndarray:
-    """The network's initial state; a value the SBML leaves undetermined is an InputError only
-    when a closed pool needs it (elsewhere the steady state does not depend on it)."""
-    x0 = src.initial_state(net, imported.node_species)
-    missing = np.flatnonzero(~np.isfinite(x0))
-    if len(missing):
-        x0 = np.where(np.isfinite(x0), x0, 0.0)
-        pools = {i for p in steady_state(net, x0).pools for i in p.nodes}
-        needed = [int(k) for k in missing if int(k) in pools]
-        if needed:
-            sid = imported.node_species.get(net.nodes[needed[0]], net.nodes[needed[0]])
-            raise InputError("the initial value could not be evaluated, and the steady state of "
-                             "its closed pool depends on it", source=src.display, element=sid)
-    return x0
-
-
-def _needs_general(src: ModelSource) -> Reason | None:
-    """The ``needs_general_model`` reason when an out-of-LIFE model is a general reaction
-    network (``sbmleq solve`` answers it; the learned model for it is not shipped yet)."""
-    try:
-        general = src.general()
-    except SbmleqError:
-        return None
-    if general.network is None:
-        return None
-    families = ", ".join(f"{k} {v}" for k, v in sorted(general.network.families().items()))
-    return Reason(ReasonCode.NEEDS_GENERAL_MODEL,
-                  f"a general reaction network ({families}): the shipped learned model reads "
-                  "LIFE networks only; `sbmleq solve` gives its verified steady state")
-
-
-def _check_device(device: str, path: Path) -> None:
-    if device == "cpu":
-        return
-    if device != "cuda" and not device.startswith("cuda:"):
-        raise InputError(f"unknown device {device!r}: use cpu or cuda")
-    try:
-        import torch
-    except ImportError:
-        raise InputError("--device cuda needs PyTorch, which is not installed") from None
-    if not torch.cuda.is_available():
-        raise InputError("--device cuda requested but CUDA is not available here "
-                         "(torch.cuda.is_available() is False): use --device cpu")
-    if path.suffix == ".npz":
-        raise InputError(f"--device cuda needs a PyTorch checkpoint (.pt) given with --model; "
-                         f"{path.name} is a NumPy export that runs on the CPU")
 
 
 # ---------------------------------------------------------------------------- functions
