@@ -228,7 +228,7 @@ def design_points(axes: Sequence[ScanAxis], design: str = "grid", n: int | None 
 
 class _Concentrations:
     """Every species' concentration from a batch of states and parameter rows, as
-    :func:`sbmleq.general._concentrations` gives it for one: state species (amounts divided by
+    :func:`sbmleq.general.concentrations_of` gives it for one: state species (amounts divided by
     their compartment's size in that row), species set by assignment rules (evaluated) and
     constant or boundary species (their value in the row)."""
 

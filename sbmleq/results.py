@@ -114,11 +114,14 @@ class ModelPrediction:
             return self.learned.to_dict()["outcome"]
         if self.prediction is None:
             return None
+        # LIFE: the learned label is the paper's (a unique equilibrium exists or not: closed
+        # pools settle without one); the verified outcome is the exact solve's
         p = float(self.prediction.p_exists)
         verified = None if self.steady is None else \
             ("settles" if self.steady.settles else "grows")
-        return {"predicted": "settles" if self.prediction.equilibrium_exists else "grows",
-                "probabilities": {"settles": p, "grows": 1.0 - p}, "verified": verified}
+        return {"predicted": "unique_equilibrium" if self.prediction.equilibrium_exists
+                else "no_unique_equilibrium",
+                "probabilities": {"unique_equilibrium": p}, "verified": verified}
 
     def verified(self) -> dict[str, Any] | None:
         """How the reported steady state was verified: the general model's polish and checks
