@@ -139,8 +139,6 @@ def graph_weight_shapes(config: dict) -> dict[str, tuple[int, ...]]:
 
 def save_checkpoint(path: str | os.PathLike, model, cfg, extra: dict[str, Any] | None = None) -> None:
     """Write atomically (tmp file + rename) so a crash never leaves a half-written checkpoint."""
-    import torch
-
     payload = {
         "format": CHECKPOINT_FORMAT,
         "config": cfg.to_dict(),
@@ -149,27 +147,13 @@ def save_checkpoint(path: str | os.PathLike, model, cfg, extra: dict[str, Any] |
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **(extra or {}),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_torch_atomic(path, payload)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load the raw payload with ``weights_only=True`` (no pickled code runs)."""
-    import torch
-
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError("checkpoint file not found", source=str(path))
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
-            OSError, AttributeError, TypeError, KeyError, IndexError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"not a readable sbmleq checkpoint ({first[:160]})",
-                              source=str(path)) from None
+    payload = load_torch_safe(path)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"not an sbmleq checkpoint (expected format {CHECKPOINT_FORMAT})",
                               source=str(path))
@@ -184,3 +168,65 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError("missing or invalid key model (the weights)", source=str(path),
                               element="model")
     return payload
+
+
+# ------------------------------------------------------------------ shared by both models' files
+def save_torch_atomic(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """``torch.save`` to a tmp file, then rename: a crash never leaves a half-written file."""
+    import torch  # the torch path is opt-in
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_torch_safe(path: str | os.PathLike) -> Any:
+    """``torch.load(weights_only=True)`` (no pickled code runs); a missing or unreadable file is
+    a one-line :class:`CheckpointError` naming it."""
+    import torch  # the torch path is opt-in
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("checkpoint file not found", source=str(path))
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
+            OSError, AttributeError, TypeError, KeyError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"not a readable sbmleq checkpoint ({first[:160]})",
+                              source=str(path)) from None
+
+
+def checked_weights(raw: dict[str, Any], shapes: dict[str, tuple[int, ...]],
+                    source: str) -> dict[str, Any]:
+    """``w:<name>`` arrays of an ``.npz`` export -> float64 weights by name, each checked
+    against the shapes its config implies (missing, extra, non-numeric, misshapen, non-finite:
+    a :class:`CheckpointError` naming the entry)."""
+    import numpy as np  # light, but only the NumPy exports need it
+
+    extra = sorted(k for k in raw if not (k.startswith("w:") and k[2:] in shapes))
+    if extra:
+        raise CheckpointError(f"unexpected entry {extra[0]} for this config"
+                              + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""),
+                              source=source, element=extra[0])
+    weights = {}
+    for name, shape in shapes.items():
+        key = f"w:{name}"
+        if key not in raw:
+            raise CheckpointError(f"missing weight {key}", source=source, element=key)
+        array = raw[key]
+        if array.dtype.kind not in "fiu":
+            raise CheckpointError(f"weight {key} is not numeric (dtype {array.dtype})",
+                                  source=source, element=key)
+        if array.shape != shape:
+            raise CheckpointError(f"weight {key} has shape {array.shape}, the config implies "
+                                  f"{shape}", source=source, element=key)
+        array = array.astype(np.float64)
+        if not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).sum())
+            raise CheckpointError(f"weight {key} has {bad} non-finite value(s) (NaN or Inf)",
+                                  source=source, element=key)
+        weights[name] = array
+    return weights

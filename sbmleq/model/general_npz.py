@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from sbmleq.errors import CheckpointError
+from sbmleq.model.checkpoint import checked_weights
 from sbmleq.model.general_config import GENERAL_NPZ_FORMAT, GeneralModelConfig
 from sbmleq.model.general_numpy import general_weight_shapes
 
@@ -112,30 +113,7 @@ def _config(meta: dict[str, Any], source: str) -> GeneralModelConfig:
 def _weights(raw: dict[str, np.ndarray], cfg: GeneralModelConfig,
              source: str) -> dict[str, np.ndarray]:
     """``w:<name>`` arrays -> float64 weights by name, each checked against the config."""
-    shapes = general_weight_shapes(cfg)
-    extra = sorted(k for k in raw if not (k.startswith("w:") and k[2:] in shapes))
-    if extra:
-        raise CheckpointError(f"unexpected entry {extra[0]} for this config"
-                              + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""),
-                              source=source, element=extra[0])
-    weights = {}
-    for name, shape in shapes.items():
-        key = f"w:{name}"
-        if key not in raw:
-            raise CheckpointError(f"missing weight {key}", source=source, element=key)
-        array = raw[key]
-        if array.dtype.kind not in "fiu":
-            raise CheckpointError(f"weight {key} is not numeric (dtype {array.dtype})",
-                                  source=source, element=key)
-        if array.shape != shape:
-            raise CheckpointError(f"weight {key} has shape {array.shape}, the config implies "
-                                  f"{shape}", source=source, element=key)
-        array = array.astype(np.float64)
-        if not np.isfinite(array).all():
-            raise CheckpointError(f"weight {key} has {int((~np.isfinite(array)).sum())} "
-                                  f"non-finite value(s) (NaN or Inf)", source=source, element=key)
-        weights[name] = array
-    return weights
+    return checked_weights(raw, general_weight_shapes(cfg), source)
 
 
 def read_general_npz(path: str | os.PathLike

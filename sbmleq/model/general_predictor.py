@@ -16,8 +16,6 @@ This module imports torch (through the model) when it is imported; the NumPy pat
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import torch
 
 from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.errors import CheckpointError
+from sbmleq.model.checkpoint import load_torch_safe, save_torch_atomic
 from sbmleq.model.general_config import (GENERAL_FORMAT, MAX_POSITIONS, OutOfDistribution,
                                          check_positions, out_of_distribution)
 from sbmleq.model.general_features import collate, network_features, to_concentrations
@@ -42,25 +41,13 @@ def save_general_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
     payload = {"format": GENERAL_FORMAT, "config": cfg.to_dict(),
                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                **(extra or {})}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_torch_atomic(path, payload)
 
 
 def read_general_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The payload, checked: format, a valid config, a state dict of tensors."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError("checkpoint file not found", source=str(path))
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
-            OSError, AttributeError, TypeError, KeyError, IndexError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"not a readable sbmleq checkpoint ({first[:160]})",
-                              source=str(path)) from None
+    payload = load_torch_safe(path)
     if not isinstance(payload, dict) or payload.get("format") != GENERAL_FORMAT:
         raise CheckpointError(f"not a general-model checkpoint (expected format "
                               f"{GENERAL_FORMAT})", source=str(path), element="format")

@@ -18,7 +18,8 @@ import numpy as np
 from sbmleq.errors import CheckpointError
 from sbmleq.model.features import LOG_FLOOR, ArrayBatch
 from sbmleq.model.tokens import TOKEN_FORMAT_VERSION
-from sbmleq.model.checkpoint import check_config, graph_weight_shapes, read_checkpoint
+from sbmleq.model.checkpoint import (check_config, checked_weights, graph_weight_shapes,
+                                     read_checkpoint)
 
 LN10 = np.log(10.0)
 NEG = np.finfo(np.float32).min / 4
@@ -76,31 +77,7 @@ def _logsumexp(a, axis, keepdims=False):
 
 def _check_weights(raw: dict[str, np.ndarray], config: dict, source: str) -> dict[str, np.ndarray]:
     """``w:<name>`` arrays -> float64 weights by name, each checked against the config."""
-    shapes = graph_weight_shapes(config)
-    extra = sorted(k for k in raw if not (k.startswith("w:") and k[2:] in shapes))
-    if extra:
-        raise CheckpointError(f"unexpected entry {extra[0]} for this config"
-                              + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""),
-                              source=source, element=extra[0])
-    weights = {}
-    for name, shape in shapes.items():
-        key = f"w:{name}"
-        if key not in raw:
-            raise CheckpointError(f"missing weight {key}", source=source, element=key)
-        array = raw[key]
-        if array.dtype.kind not in "fiu":
-            raise CheckpointError(f"weight {key} is not numeric (dtype {array.dtype})",
-                                  source=source, element=key)
-        if array.shape != shape:
-            raise CheckpointError(f"weight {key} has shape {array.shape}, the config implies "
-                                  f"{shape}", source=source, element=key)
-        array = array.astype(np.float64)
-        if not np.isfinite(array).all():
-            bad = int((~np.isfinite(array)).sum())
-            raise CheckpointError(f"weight {key} has {bad} non-finite value(s) (NaN or Inf)",
-                                  source=source, element=key)
-        weights[name] = array
-    return weights
+    return checked_weights(raw, graph_weight_shapes(config), source)
 
 
 class NumpyGraphModel:
