@@ -17,17 +17,8 @@ from sbmleq.model.general_predictor import GeneralPredictor, save_general_checkp
 from sbmleq.validation.truth import shipped_truth_path
 from sbmleq.io.sources import shipped_biomodels_dir
 from training import evaluate_general
+from antimony_models import TOGGLE
 
-TOGGLE = """
-model toggle
-  J1: -> u; a1 / (1 + v^2)
-  J2: u -> ; u
-  J3: -> v; a2 / (1 + u^2)
-  J4: v -> ; v
-  a1 = 3; a2 = 3
-  u = 2; v = 0.1
-end
-"""
 
 # the Brusselator beyond its Hopf point (b > 1 + a^2): a limit cycle
 BRUSSELATOR = """

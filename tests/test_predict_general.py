@@ -15,19 +15,9 @@ from sbmleq.general import solve_network
 from sbmleq.api import load_network
 from sbmleq.model.general_model import GeneralModelConfig, GeneralSteadyStateModel
 from sbmleq.model.general_predictor import save_general_checkpoint
+from antimony_models import TOGGLE
 
 runner = CliRunner()
-
-TOGGLE = """
-model toggle
-  J1: -> u; a1 / (1 + v^2)
-  J2: u -> ; u
-  J3: -> v; a2 / (1 + u^2)
-  J4: v -> ; v
-  a1 = 3; a2 = 3
-  u = 2; v = 0.1
-end
-"""
 
 
 @pytest.fixture(scope="module")

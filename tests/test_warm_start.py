@@ -9,18 +9,8 @@ from sbmleq.api import load_network
 from sbmleq.core.compile import compile_network
 from sbmleq.core.solve import SolveSettings, SolveStatus, solve_from_guess, solve_steady_state
 from sbmleq.errors import InputError
+from antimony_models import TOGGLE
 
-# a genetic toggle switch: two stable states (u high or v high) and a saddle between them
-TOGGLE = """
-model toggle
-  J1: -> u; a1 / (1 + v^2)
-  J2: u -> ; u
-  J3: -> v; a2 / (1 + u^2)
-  J4: v -> ; v
-  a1 = 3; a2 = 3
-  u = 2; v = 0.1
-end
-"""
 
 # a conserved pool: E + S <-> C -> E + P, P -> S (the totals decide the state)
 POOL = """
