@@ -23,9 +23,9 @@ import numpy as np
 
 from sbmleq.compare import finite
 from sbmleq.core.compile import compile_network
-from sbmleq.core.labels import OUTCOME_OF_STATUS, UNRESOLVED
 from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.core.solve import SolveSettings, SolveStatus, solve_from_guess, solve_steady_state
+from sbmleq.core.solve.outcome import OUTCOME_OF_STATUS, UNRESOLVED
 from sbmleq.general import GeneralSolveResult, concentrations_of, result_from
 from sbmleq.io.request import ModelSource
 

@@ -30,12 +30,11 @@ from sbmleq.core.label_batch import MAX_STEPS, batch_outcomes
 from sbmleq.core.reaction_generators import structure_key
 from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.core.solve import SolveSettings, SteadyStateResult, solve_steady_state
+from sbmleq.core.solve.outcome import OUTCOME_OF_STATUS, UNRESOLVED
 
 __all__ = ["Label", "OUTCOME_OF_STATUS", "UNRESOLVED", "LABEL_SETTINGS", "label_result",
            "group_by_structure", "label_networks"]
 
-OUTCOME_OF_STATUS = {"stable": "settles", "oscillation": "oscillates", "unbounded": "grows"}
-UNRESOLVED = "unresolved"  # unstable (sitting on an unstable point), not_found, failed, timeout
 LABEL_SETTINGS = SolveSettings(timeout=20.0)
 
 

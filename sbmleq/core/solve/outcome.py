@@ -26,7 +26,12 @@ import numpy as np
 
 from sbmleq.errors import InputError
 
-__all__ = ["SolveStatus", "SolveSettings", "SteadyStateResult", "StageRecord", "STAGES"]
+__all__ = ["SolveStatus", "SolveSettings", "SteadyStateResult", "StageRecord", "STAGES",
+           "OUTCOME_OF_STATUS", "UNRESOLVED"]
+
+# what the dynamics do, by solver status (the classes training data is balanced over)
+OUTCOME_OF_STATUS = {"stable": "settles", "oscillation": "oscillates", "unbounded": "grows"}
+UNRESOLVED = "unresolved"  # unstable (sitting on an unstable point), not_found, failed, timeout
 
 STAGES = ("newton", "ptc", "integrate")
 
