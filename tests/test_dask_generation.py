@@ -4,6 +4,7 @@ settings in one directory."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -67,6 +68,13 @@ def test_local_cluster_writes_checks_and_resumes(tmp_path):
             [mtimes[0], mtimes[2]]
         assert timeless(read_shard(specs[1].path)[1]) == timeless(records[1])
         assert len(removed) > 0
+        # a shard that fails on its worker is recorded, the others are still written
+        bad = [dataclasses.replace(s, out=str(tmp_path / "bad")) for s in specs]
+        bad[0] = dataclasses.replace(bad[0], config={**bad[0].config,
+                                                     "families": ["no_such_family"]})
+        third = run(bad, client)
+        assert "failed" in third[0] and third[0]["count"] == 0
+        assert not bad[0].path.exists() and bad[1].path.exists() and bad[2].path.exists()
     # the same shard made in this process, elsewhere, is the same (deterministic seeds)
     again = shard_specs(7, 3, seed=5, out=tmp_path / "again", cfg=CFG)
     make_shard(again[2])

@@ -212,3 +212,11 @@ def test_physics_arm_trains_and_predicts(shard_dir, tmp_path):
     net = network_from_dict(records[0]["network"])
     probs, x, _ = pred.predict(net, n_iters=6)
     assert x.shape == (net.n_state,) and np.isfinite(x).all()
+
+
+def test_data_from_several_directories(shard_dir):
+    one = train_general.load_records(train_general.parse_args(["--data", str(shard_dir)]), 0, 1)
+    two = train_general.load_records(
+        train_general.parse_args(["--data", f"{shard_dir},{shard_dir}"]), 0, 1)
+    assert len(one) > 0 and len(two) == 2 * len(one)
+    assert [n.name for n, _ in two[len(one):]] == [n.name for n, _ in one]

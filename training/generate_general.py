@@ -140,8 +140,17 @@ def run(specs: Sequence[ShardSpec], client: Any) -> list[dict[str, Any]]:
     todo = [s for s in specs if not s.path.exists()]
     futures = client.map(make_shard, todo, pure=False)
     out = list(done)
+    index = {fut.key: spec.index for fut, spec in zip(futures, todo)}
     for fut in as_completed(futures):
-        summary = fut.result()
+        try:
+            summary = fut.result()
+        except Exception as exc:  # noqa: BLE001 - one shard's failure is recorded; a rerun retries it
+            summary = {"shard": index[fut.key], "count": 0,
+                       "failed": f"{type(exc).__name__}: {exc}"}
+            out.append(summary)
+            print(f"shard {summary['shard']}: FAILED ({summary['failed']}); rerun to retry",
+                  flush=True)
+            continue
         out.append(summary)
         print(f"shard {summary['shard']}: {summary['count']} networks "
               f"{summary.get('outcomes', '')} in {summary.get('seconds', 0):.1f} s", flush=True)
@@ -193,6 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with Client(args.scheduler) as client:
             summaries = run(specs, client)
     print(f"manifest: {write_manifest(args.out, specs, summaries)}")
+    failed = [s["shard"] for s in summaries if "failed" in s]
+    if failed:
+        print(f"{len(failed)} shard(s) failed ({failed}); run the same command again to retry "
+              "them", file=sys.stderr)
+        return 1
     return 0
 
 

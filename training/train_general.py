@@ -18,6 +18,7 @@ are drawn from ``default_rng([seed, step, rank])``, so ``--resume`` continues ex
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import math
 import os
@@ -88,7 +89,8 @@ def load_records(args: argparse.Namespace, rank: int,
     and labelled here (each rank labels every ``world``-th structure; labels gathered)."""
     if args.data:
         out = []
-        for path in sorted(Path(args.data).glob("shard-*.jsonl.gz")):
+        dirs = [Path(d) for d in str(args.data).split(",") if d]
+        for path in [p for d in dirs for p in sorted(d.glob("shard-*.jsonl.gz"))]:
             _, recs = read_shard(path)
             out += [(network_from_dict(r["network"]), Label.from_dict(r["label"])) for r in recs]
         return out
@@ -221,6 +223,15 @@ def train_stats(items: Sequence[Item]) -> dict[str, Any]:
             "train_families": tuple(sorted({f for it in items for f in it.ex.families}))}
 
 
+def widen_stats(cfg: GeneralModelConfig, stats: dict[str, Any]) -> GeneralModelConfig:
+    """``cfg`` with its training bounds widened to cover ``stats`` as well."""
+    return dataclasses.replace(
+        cfg, train_max_species=max(cfg.train_max_species, stats["train_max_species"]),
+        train_max_reactions=max(cfg.train_max_reactions, stats["train_max_reactions"]),
+        train_decades=max(cfg.train_decades, stats["train_decades"]),
+        train_families=tuple(sorted({*cfg.train_families, *stats["train_families"]})))
+
+
 def lr_at(step: int, args: argparse.Namespace) -> float:
     """Linear warmup, then cosine decay to 10 % of ``--lr`` at ``--max-steps``."""
     if step < args.warmup:
@@ -247,7 +258,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="runs/general")
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", help="directory of shard-*.jsonl.gz (generate_general.py)")
+    src.add_argument("--data", help="directories of shard-*.jsonl.gz (generate_general.py), "
+                     "comma-separated")
     src.add_argument("--generate", type=int, help="draw and label this many networks")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--families", default=",".join(GENERATORS))
@@ -305,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     model = GeneralSteadyStateModel(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     state = {"step": 0, "seconds": 0.0, "examples": 0}
+    history: list[dict[str, Any]] = []  # earlier runs of a resumed training (the recipe)
     if args.resume and ckpt.exists():
         payload = read_general_checkpoint(ckpt)
         model = build_from_payload(payload, str(ckpt))
@@ -313,6 +326,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         opt.load_state_dict(payload["optimizer"])
         state = dict(payload["train_state"])
         torch.set_rng_state(payload["rng"]["torch"])
+        before = payload.get("meta", {})
+        history = list(before.get("history", [])) + [
+            {k: before.get(k) for k in ("command", "data", "wall_seconds")} | {"to_step":
+                                                                             state["step"]}]
+        widened = widen_stats(cfg, train_stats(train))
+        if widened != cfg:  # resumed on more data: the OOD bounds cover what it has now seen
+            cfg = model.cfg = widened
         if rank == 0:
             print(f"resumed from {ckpt} at step {state['step']}", flush=True)
     model.to(device).train()
@@ -335,7 +355,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                           GENERATORS}),
             "hardware": {"device": torch.cuda.get_device_name(device) if cuda else
                          platform.processor() or platform.machine(), "world_size": world,
-                         "torch": str(torch.__version__), "python": platform.python_version()}}
+                         "torch": str(torch.__version__), "python": platform.python_version()},
+            "history": history}
     cache: dict = {}
     losses: list[tuple[int, float]] = []
     metrics: dict[str, float] = {}

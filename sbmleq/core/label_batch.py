@@ -177,6 +177,26 @@ def batch_outcomes(compiled: CompiledNetwork, x0: np.ndarray, p: np.ndarray,
     return run.results()
 
 
+def _inverse(w: np.ndarray) -> np.ndarray:
+    """Batched inverse; an item whose matrix is not finite or not invertible gets NaN (its step
+    is rejected and shrinks) instead of failing the whole batch (a NaN Jacobian made LAPACK's
+    SVD fail for all 100 networks of a shard)."""
+    bad = ~np.all(np.isfinite(w), axis=(-2, -1))
+    eye = np.eye(w.shape[-1])
+    safe = np.where(bad[:, None, None], eye, w)
+    try:
+        inv = np.linalg.inv(safe)
+    except np.linalg.LinAlgError:
+        inv = np.empty_like(safe)
+        for k, m in enumerate(safe):
+            try:
+                inv[k] = np.linalg.pinv(m)
+            except np.linalg.LinAlgError:
+                inv[k] = np.nan
+    inv[bad] = np.nan
+    return inv
+
+
 class _Run:
     """The state of one batched run: per item its trajectory, step size, candidate, status."""
 
@@ -276,10 +296,7 @@ class _Run:
         eye = np.eye(xi.shape[1])
         w = (1.0 / (ROS3_GAMMA * hi))[:, None, None] * eye - self.be.jacobian(xi, pi)
         with np.errstate(all="ignore"):
-            try:
-                inv = np.linalg.inv(w)
-            except np.linalg.LinAlgError:
-                inv = np.linalg.pinv(w)
+            inv = _inverse(w)
             k1 = np.einsum("bij,bj->bi", inv, f)
             f2 = self.be.rhs(xi + k1, pi)  # a21 = a31 = 1, a32 = 0: stages 2, 3 share a point
             k2 = np.einsum("bij,bj->bi", inv, f2 + (C21 / hi)[:, None] * k1)
