@@ -74,7 +74,8 @@ __all__ = ["GeneralSolveResult", "ModelPrediction", "ScanResult", "Session", "So
            "SolveSettings", "load", "load_network", "predict", "scan", "solve"]
 
 DEFAULT_TIMEOUT = 30.0
-# the shipped general model (NumPy export); until it is shipped, general models answer exit 3
+# the shipped general model (NumPy export, recipe in docs/general-model.md): models outside the
+# LIFE class that import as reaction networks are predicted with it, then verified
 DEFAULT_GENERAL_MODEL = Path(__file__).resolve().parent / "checkpoints" / "general.npz"
 _SESSION: Any = object()  # "use the session's setting"
 
@@ -86,6 +87,10 @@ class Session:
 
     ``model``: checkpoint path (``.npz`` runs on NumPy, ``.pt`` on PyTorch); None is the shipped
     model. ``device``: ``"cpu"`` or ``"cuda"`` (needs PyTorch with CUDA and a ``.pt`` model).
+    ``general_model``: the general model for models outside the LIFE class (a path; None: the
+    shipped one; False: none, such models answer ``needs_general_model``, exit 3). ``confirm``:
+    the chain's simulation from the initial state confirms a general prediction (False: the
+    verified polished point is reported unconfirmed, faster).
     ``timeout``: seconds for each roadrunner solve, run in a child process that is killed when
     time is up; ``None`` solves in this process without a limit.
     """
@@ -94,7 +99,7 @@ class Session:
                  timeout: float | None = DEFAULT_TIMEOUT,
                  settings: SolverSettings | None = None,
                  solve_settings: SolveSettings | None = None,
-                 general_model: str | Path | None = None, confirm: bool = True):
+                 general_model: str | Path | bool | None = None, confirm: bool = True):
         self.model = model
         self.general_model = general_model  # the general model's checkpoint (.npz or .pt)
         self.confirm = confirm  # the chain's simulation confirms a general prediction
@@ -136,10 +141,13 @@ class Session:
                           device: str | None = None) -> Any | None:
         """The general model for non-LIFE networks (``.npz``: NumPy, ``.pt``: PyTorch), loaded
         on first use: ``model``, else the session's ``general_model``, else the shipped one
-        when the package has it; None when there is none.
+        (``sbmleq/checkpoints/general.npz``); None when there is none or the session's
+        ``general_model`` is False (LIFE only).
         :class:`~sbmleq.errors.CheckpointError` for a missing or corrupt file."""
         chosen = model if model is not None else self.general_model
-        if chosen is None:
+        if chosen is False:  # LIFE only: a model outside the class is not predicted
+            return None
+        if chosen is None or chosen is True:
             if not DEFAULT_GENERAL_MODEL.is_file():
                 return None
             chosen = DEFAULT_GENERAL_MODEL
@@ -379,16 +387,22 @@ def solve(source: Any, *, engine: str = "sbmleq", timeout: float | None = DEFAUL
 
 def predict(source: Any, *, model: str | Path | None = None, check: bool = False,
             device: str | None = None, timeout: float | None = _SESSION,
-            session: Session | None = None, name: str | None = None) -> ModelPrediction:
+            session: Session | None = None, name: str | None = None,
+            general_model: str | Path | bool | None = None,
+            confirm: bool = True) -> ModelPrediction:
     """Predict the steady state of ``source`` (see :class:`ModelPrediction`); ``check=True``
     also solves it with roadrunner (``timeout`` seconds, default 30; ``None``: in this process)
-    and gives the relative error per species. ``session`` reuses loaded models and the
-    roadrunner worker across calls."""
+    and gives the relative error per species. A model outside the LIFE class goes to the
+    general model (``general_model``: a path, None for the shipped one, False for none; see
+    :class:`Session`), its prediction verified (``confirm``: and confirmed by simulation).
+    ``session`` reuses loaded models and the roadrunner worker across calls (its own
+    ``general_model`` and ``confirm`` apply)."""
     if session is not None:
         return session.predict(source, model=model, device=device, check=check,
                                timeout=timeout, name=name)
     with Session(model=model, device=device or "cpu",
-                 timeout=DEFAULT_TIMEOUT if timeout is _SESSION else timeout) as own:
+                 timeout=DEFAULT_TIMEOUT if timeout is _SESSION else timeout,
+                 general_model=general_model, confirm=confirm) as own:
         return own.predict(source, check=check, name=name)
 
 

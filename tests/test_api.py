@@ -242,12 +242,27 @@ def test_steady_state_does_not_depend_on_decades(session):
 
 def test_out_of_class_predict_warns_with_the_reasons(sbml_path):
     with pytest.warns(sbmleq.OutOfClassWarning, match="J1: kinetic law .* not first-order"):
-        result = sbmleq.predict(OUT_OF_CLASS)
-    assert not result.in_class
+        result = sbmleq.predict(OUT_OF_CLASS, general_model=False)
+    assert not result.in_class and result.learned is None
 
 
-def test_out_of_class_is_a_result_not_an_exception(session):
-    result = session.predict(OUT_OF_CLASS, check=True)
+def test_out_of_class_goes_to_the_shipped_general_model(session):
+    result = session.predict(OUT_OF_CLASS)
+    assert not result.in_class and result.exit_code == 0
+    # why it is outside the LIFE class, without needs_general_model: the general model answered
+    assert [r["code"] for r in result.out_of_class] == ["not_first_order"]
+    learned = result.learned
+    assert learned is not None and result.checkpoint == "general.npz"
+    assert learned.verified.status.value == "stable"
+    assert learned.steady_state == pytest.approx({"S1": 0.5, "S2": 1.0}, rel=1e-8)
+    assert set(learned.predicted) == {"S1", "S2"}
+    quick = sbmleq.predict(OUT_OF_CLASS, confirm=False)
+    assert quick.learned.steady_state == pytest.approx({"S1": 0.5, "S2": 1.0}, rel=1e-8)
+
+
+def test_out_of_class_is_a_result_not_an_exception():
+    with Session(timeout=None, general_model=False) as life_only:
+        result = life_only.predict(OUT_OF_CLASS, check=True)
     assert not result.in_class and result.exit_code == 3
     assert result.prediction is None and result.equilibrium_exists is None
     assert [r["reaction"] for r in result.out_of_class] == [None, "J1"]

@@ -156,15 +156,16 @@ def test_predict_check(files):
     assert "rel. error" in table.stdout
 
 
-def test_out_of_class_exit_3_with_reasons(files):
-    res = invoke("predict", files["out_of_class"])
+def test_out_of_class_life_only_exit_3_with_reasons(files):
+    res = invoke("predict", files["out_of_class"], "--life-only")
     assert res.exit_code == 3
     assert "outside the LIFE class" in res.stdout and "J1" in res.stdout
     line = one_error_line(res.stderr)
     assert line.startswith(f"error: {files['out_of_class']}: outside the LIFE class: a general "
                            "reaction network (")
     assert "sbmleq solve" in line and line.endswith("(and 1 more)")
-    data = json.loads(invoke("predict", files["out_of_class"], "-f", "json").stdout)
+    data = json.loads(invoke("predict", files["out_of_class"], "--life-only", "-f",
+                             "json").stdout)
     assert data["in_class"] is False and data["equilibrium_exists"] is None
     assert [r["code"] for r in data["out_of_class"]] == ["needs_general_model", "not_first_order"]
     assert [r["reaction"] for r in data["out_of_class"]] == [None, "J1"]
@@ -172,12 +173,28 @@ def test_out_of_class_exit_3_with_reasons(files):
 
 
 def test_out_of_class_with_check_shows_roadrunner(files):
-    res = invoke("predict", files["out_of_class"], "--check", "--timeout", "0", "-f", "json")
+    res = invoke("predict", files["out_of_class"], "--life-only", "--check", "--timeout", "0",
+                 "-f", "json")
     assert res.exit_code == 3
     data = json.loads(res.stdout)
     assert data["roadrunner"]["status"] == "converged_stable"
     assert data["species"]["S1"]["roadrunner"] == pytest.approx(0.5, rel=1e-6)
     assert data["species"]["S1"]["predicted"] is None
+
+
+def test_out_of_class_default_is_the_shipped_general_model_verified(files):
+    res = invoke("predict", files["out_of_class"], "--check", "--timeout", "0", "-f", "json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["model_kind"] == "general" and data["checkpoint"] == "general.npz"
+    assert data["verified"]["status"] == "stable" and data["outcome"]["verified"] == "settles"
+    # the verified state is roadrunner's (S1 = Km k0 / (Vm - k0) = 0.5, S2 = k0 / k2 = 1)
+    for sid, value in (("S1", 0.5), ("S2", 1.0)):
+        assert data["species"][sid]["steady_state"] == pytest.approx(value, rel=1e-8)
+        assert data["species"][sid]["roadrunner"] == pytest.approx(value, rel=1e-6)
+        assert data["species"][sid]["predicted"] > 0
+    res = invoke("predict", files["out_of_class"], "--life-only", "--general-model", "x.npz")
+    assert res.exit_code == 2 and "exclude" in res.output
 
 
 @pytest.mark.parametrize("which, problem", [("malformed", "malformed XML"),
@@ -220,7 +237,7 @@ def test_stdin_sbml_and_antimony(files):
 
 def test_several_models_worst_code_and_json_list(files):
     res = invoke("predict", files["in_class"], files["missing"], files["out_of_class"],
-                 "-f", "json")
+                 "--life-only", "-f", "json")
     assert res.exit_code == 3  # worst of 0, 2, 3
     data = json.loads(res.stdout)
     assert isinstance(data, list) and len(data) == 3
@@ -255,7 +272,10 @@ def test_biomodels_id(monkeypatch, tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["model"] == inside and data["in_class"] is True
-    res = invoke("predict", outside, "-f", "json")
+    res = invoke("predict", outside, "-f", "json")  # the shipped general model answers
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["model_kind"] == "general"
+    res = invoke("predict", outside, "--life-only", "-f", "json")
     assert res.exit_code == 3
     assert json.loads(res.stdout)["in_class"] is False
     assert one_error_line(res.stderr).startswith(f"error: {outside}: outside the LIFE class: ")
@@ -494,7 +514,8 @@ def test_help_is_fast_and_light():
 
 
 def test_subprocess_exit_codes_without_traceback(files):
-    done = run_module("predict", files["missing"], files["malformed"], files["out_of_class"])
+    done = run_module("predict", files["missing"], files["malformed"], files["out_of_class"],
+                      "--life-only")
     assert done.returncode == 3
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 3

@@ -36,8 +36,8 @@ def toggle_file(tmp_path_factory) -> str:
     return str(path)
 
 
-def test_without_a_general_model_a_nonlinear_model_exits_3(toggle_file) -> None:
-    res = runner.invoke(app, ["predict", toggle_file, "--format", "json"])
+def test_life_only_a_nonlinear_model_exits_3(toggle_file) -> None:
+    res = runner.invoke(app, ["predict", toggle_file, "--life-only", "--format", "json"])
     assert res.exit_code == 3
     data = json.loads(res.stdout)
     assert data["out_of_class"][0]["code"] == "needs_general_model"

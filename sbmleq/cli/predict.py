@@ -29,7 +29,7 @@ from sbmleq.cli.render_general import print_general_prediction
 
 def run_predict(models: Sequence[str], *, fmt: str = "table", check: bool = False,
                 model: str | Path | None = None, device: str = "cpu", timeout: float = 30.0,
-                general_model: str | Path | None = None, quick: bool = False,
+                general_model: str | Path | bool | None = None, quick: bool = False,
                 debug: bool = False, out: TextIO | None = None, err: TextIO | None = None,
                 stdin: TextIO | None = None) -> int:
     """``sbmleq predict``: returns the exit code."""
@@ -98,8 +98,11 @@ def predict_command(
     general_model: Annotated[Path | None, typer.Option(
         "--general-model", metavar="CKPT",
         help="The general model (.npz or .pt) for models outside the LIFE class: its "
-             "prediction is then verified by sbmleq's solver; default: the shipped one, if "
-             "any (without one such models exit 3).")] = None,
+             "prediction is then verified by sbmleq's solver; default: the shipped one.")
+    ] = None,
+    life_only: Annotated[bool, typer.Option(
+        "--life-only", help="No general model: a model outside the LIFE class is not "
+                            "predicted and exits 3 with its reasons.")] = False,
     quick: Annotated[bool, typer.Option(
         "--quick", help="General models: accept the polished prediction once it passes the "
                         "solver's checks, without simulating to confirm that the dynamics "
@@ -107,8 +110,13 @@ def predict_command(
     ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Predict the steady state of each MODEL, then verify it (exit 3 for a model outside the
-    LIFE class when no general model is loaded; 5 when verification fails or times out)."""
+    """Predict the steady state of each MODEL, then verify it: a LIFE network with the LIFE
+    model and its exact solve, any other reaction network with the general model and sbmleq's
+    verified solver (exit 3 for a model that is neither, or outside the LIFE class with
+    --life-only; 5 when verification fails or times out)."""
+    if life_only and general_model is not None:
+        raise typer.BadParameter("--life-only and --general-model exclude each other")
     raise typer.Exit(run_predict(models, fmt=format.value, check=check, model=model,
                                  device=device.value, timeout=timeout,
-                                 general_model=general_model, quick=quick, debug=debug))
+                                 general_model=False if life_only else general_model,
+                                 quick=quick, debug=debug))

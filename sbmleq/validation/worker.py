@@ -83,7 +83,9 @@ def _session(checkpoint: str | None) -> Session:
     """The child's API session for ``checkpoint`` (the model loaded once per child process)."""
     key = checkpoint or ""
     if key not in _SESSIONS:
-        _SESSIONS[key] = Session(model=checkpoint, timeout=None)
+        # validation compares the LIFE model with roadrunner; models outside the class are
+        # recorded with their reasons, not predicted by the general model (validate --truth)
+        _SESSIONS[key] = Session(model=checkpoint, timeout=None, general_model=False)
     return _SESSIONS[key]
 
 
