@@ -436,6 +436,7 @@ def _forced_sympy(monkeypatch) -> None:
         raise Opaque("forced")
 
     monkeypatch.setattr(sbml_import._Importer, "_decide_fast", opaque)
+    monkeypatch.setattr(sbml_import._Importer, "_screen_opaque", lambda *a, **k: None)
 
 
 @pytest.mark.parametrize("path", SHIPPED + sorted(DATA.glob("*.xml")), ids=lambda p: p.stem)
@@ -476,6 +477,42 @@ def test_common_path_does_not_import_sympy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parents[1])
     assert out.stdout.strip() == "False", out.stdout + out.stderr
+
+
+_NONLINEAR = ["Vm * S1 / (Km + S1)", "Vm * S1^h / (Km^h + S1^h)", "k * S1 / (1 + S2 / Ki)",
+              "k * S1 * S2 / (Km + S1)", "k * S1 / (Km + S1) - kr * S2 / (Km + S2)",
+              "k * S1 / (1 + M / Ki)", "k * (S1 / (Km + S1)) * c"]
+
+
+@pytest.mark.parametrize("law", _NONLINEAR)
+def test_screen_before_sympy_agrees_with_sympy(law: str, monkeypatch) -> None:
+    """Rational laws (the fast walker's Opaque) are decided by the expression-tree screen with
+    the same reasons as the sympy walker (M: a modifier species)."""
+    text = model([species("S1"), species("S2"), species("M")],
+                 [reaction("R1", {"S1": 1}, {"S2": 1}, law), reaction("R3", {}, {"S1": 1}, "k"),
+                  reaction("R4", {"M": 1}, {}, "k * M")],
+                 {"k": 0.3, "Vm": 2.0, "Km": 0.5, "h": 2.0, "Ki": 0.2, "kr": 0.1}, volume=2.0)
+    screened = _summary(import_sbml(text, source_name="law"))
+    assert not screened[0] and screened[2][0] in ("not_first_order", "modifier")
+    _forced_sympy(monkeypatch)
+    assert _summary(import_sbml(text, source_name="law")) == screened
+
+
+def test_michaelis_menten_out_of_class_without_sympy() -> None:
+    """A model outside the LIFE class for a rational law is decided without importing sympy
+    (1.5-2 s of a cold start)"""
+    import subprocess
+    import sys
+
+    text = model([species("S1"), species("S2")],
+                 [reaction("R1", {"S1": 1}, {"S2": 1}, "Vm * S1 / (Km + S1)"),
+                  reaction("R2", {}, {"S1": 1}, "k")], {"k": 1.0, "Vm": 2.0, "Km": 0.5})
+    code = ("import sys; from sbmleq.io.sbml_import import import_sbml; "
+            "r = import_sbml(sys.stdin.read(), source_name='mm'); "
+            "print(r.in_class, r.reasons[0].code.value, 'sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], input=text, capture_output=True,
+                         text=True, check=True, cwd=Path(__file__).parents[1])
+    assert out.stdout.split() == ["False", "not_first_order", "False"], out.stdout + out.stderr
 
 
 def test_exact_cancellation_in_the_fast_walker() -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sbmleq.core.network import Network
 from sbmleq.errors import InputError, NetworkError
+from sbmleq.io.general_math import MathConverter
 from sbmleq.io.import_checks import ModelChecks, _check_identifiers
 from sbmleq.io.import_laws import LawDecisions
 from sbmleq.io.import_result import (  # noqa: F401 - ImportResult, ReactionReport, result_from_network: re-exported
@@ -66,6 +67,7 @@ class _Importer(ModelChecks, LawDecisions):
         self._check_references()
         self.fast = _FastScope(self.tables)
         self._slow: _Scope | None = None  # the sympy walker, built on first use
+        self._converter: MathConverter | None = None  # expression trees, before sympy
         self._comp_values: dict[Any, Any] | None = None
         self._state_syms: set[Any] | None = None
         self.node_of = self._node_ids()
@@ -192,6 +194,7 @@ class _Importer(ModelChecks, LawDecisions):
         try:
             return self._decide_fast(*args)
         except Opaque:
+            self._screen_opaque(kl.getMath(), local, rid, law_text, moved, reactants + products)
             return self._decide_sympy(*args)
 
     def run(self) -> ImportResult:
