@@ -396,6 +396,8 @@ def test_bad_timeout_exit_2(files, command, value):
 def test_evaluate_help_and_version():
     res = invoke("evaluate", "--help")
     assert res.exit_code == 0 and "--markdown" in res.stdout
+    res = invoke("evaluate", "general", "--help")  # training.evaluate_general's own options
+    assert res.exit_code == 0 and "--curated" in res.stdout
     res = invoke("--version")
     assert res.exit_code == 0 and res.stdout.startswith("sbmleq ")
 
