@@ -195,6 +195,9 @@ def test_out_of_class_default_is_the_shipped_general_model_verified(files):
         assert data["species"][sid]["predicted"] > 0
     res = invoke("predict", files["out_of_class"], "--life-only", "--general-model", "x.npz")
     assert res.exit_code == 2 and "exclude" in res.output
+    table = invoke("predict", files["out_of_class"], "--check", "--timeout", "0")
+    assert table.exit_code == 0 and "steady state" in table.stdout
+    assert "rel. difference" in table.stdout and "converged_stable" in table.stdout
 
 
 @pytest.mark.parametrize("which, problem", [("malformed", "malformed XML"),

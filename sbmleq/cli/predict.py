@@ -68,7 +68,9 @@ def run_predict(models: Sequence[str], *, fmt: str = "table", check: bool = Fals
                                                    for r in result.out_of_class])
             if console is not None:
                 if result.learned is not None:
-                    print_general_prediction(console, result.learned)
+                    rr = result.roadrunner
+                    print_general_prediction(console, result.learned, result.roadrunner_values,
+                                             None if rr is None else rr.status.value)
                 else:
                     print_prediction(console, result)
         if fmt == "json":

@@ -102,9 +102,12 @@ def print_general_import(out: "Console", result: GeneralImport) -> None:
     out.print()
 
 
-def print_general_prediction(out: "Console", pred: GeneralPrediction) -> None:
+def print_general_prediction(out: "Console", pred: GeneralPrediction,
+                             roadrunner: dict[str, float] | None = None,
+                             roadrunner_status: str | None = None) -> None:
     """``sbmleq predict`` on a general model: the learned outcome and state beside the verified
-    ones (the verified steady state is the answer; the learned one is never shown alone)."""
+    ones (the verified steady state is the answer; the learned one is never shown alone), and
+    with ``--check`` roadrunner's values and their relative difference to the verified ones."""
     from rich.table import Table  # rich: only for tables
     from rich.text import Text
 
@@ -127,14 +130,25 @@ def print_general_prediction(out: "Console", pred: GeneralPrediction) -> None:
                         f"{pred.seconds_predict:.3f}, verify {pred.seconds_verify:.3f})")]
     if v.message:
         rows.append(("message", v.message))
+    if roadrunner_status is not None:
+        rows.append(("roadrunner", roadrunner_status))
     out.print(_kv(rows))
     steady = pred.steady_state or {}
     table = Table()
     table.add_column("species")
     table.add_column("predicted (learned)", justify="right")
     table.add_column("steady state (verified)", justify="right")
+    if roadrunner_status is not None:
+        table.add_column("roadrunner", justify="right")
+        table.add_column("rel. difference", justify="right")
     for sid, value in pred.predicted.items():
-        table.add_row(sid, fmt(value), fmt(steady.get(sid)) if steady else "-")
+        cells = [sid, fmt(value), fmt(steady.get(sid)) if steady else "-"]
+        if roadrunner_status is not None:
+            rr = (roadrunner or {}).get(sid)
+            ss = steady.get(sid)
+            diff = None if rr is None or ss is None else abs(ss - rr) / max(abs(rr), 1e-300)
+            cells += [fmt(rr), fmt(diff, 3)]
+        table.add_row(*cells)
     out.print(table)
     for law in v.conserved_totals[:10]:
         terms = " + ".join(f"{c}*{s}" if c != 1 else s
