@@ -3,8 +3,9 @@
     python benchmarks/bench_cold_start.py [--runs 11] [--sbml examples/branched_pathway.xml]
                                           [--table]
 
-Both arms get the same in-class SBML file (default: ``examples/branched_pathway.xml``), each run
-a whole new process:
+Both arms get the same SBML file (default: ``examples/branched_pathway.xml``, a LIFE network;
+``--sbml examples/enzyme_cycle.xml`` for a nonlinear one, which goes to the shipped general
+model), each run a whole new process:
 
 - ``sbmleq predict FILE --format json`` (the console script: import, model, JSON on stdout);
 - ``sbmleq predict FILE`` (the rich table), only with ``--table``;
@@ -80,6 +81,10 @@ def main() -> None:
                     help="the SBML file both arms load")
     ap.add_argument("--table", action="store_true",
                     help="also time `sbmleq predict FILE` (rich table output)")
+    ap.add_argument("--quick", action="store_true",
+                    help="also time `sbmleq predict FILE --quick --format json` (a model outside "
+                         "the LIFE class: the verified prediction without the confirming "
+                         "simulation)")
     ap.add_argument("--no-imports", action="store_true", help="skip the -X importtime listing")
     ap.add_argument("--keep-env", action="store_true",
                     help="keep PYTHONDONTWRITEBYTECODE if set (no .pyc for an editable checkout)")
@@ -97,6 +102,9 @@ def main() -> None:
     arms = {json_arm: [*sbmleq, "predict", str(path), "--format", "json"]}
     if args.table:
         arms["sbmleq predict (table)"] = [*sbmleq, "predict", str(path)]
+    if args.quick:
+        arms["sbmleq predict --quick --format json"] = [*sbmleq, "predict", str(path), "--quick",
+                                                        "--format", "json"]
     arms[RR] = [sys.executable, "-c", RR_CODE, str(path)]
 
     for cmd in arms.values():  # warm the file cache and the .pyc files
