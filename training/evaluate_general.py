@@ -3,7 +3,7 @@
     python -m training.evaluate_general --model runs/general/model.pt [--n 8] [--seed 7]
         [--families mass_action,hill,...] [--sizes 2-16,17-32,33-64] [--decades 2,4,6]
         [--curated] [--truth benchmarks/results/corpus_truth.jsonl]
-        [--corpus ../shared/biomodels/curated] [--limit N] [--json out.json]
+        [--corpus ../shared/biomodels/curated] [--limit N] [--kegg kegg51.json] [--json out.json]
 
 Random part: for every generator family x size bucket x value spread, ``--n`` fresh networks
 (seeded, never the training seeds) labelled by :func:`sbmleq.core.labels.label_networks` (the
@@ -17,14 +17,23 @@ oscillates / grows: that status) and the median time to a verified answer in two
 the chain without the prediction: *quick* (the polished prediction accepted once it passes the
 solver's checks, no simulation; the chain when it does not) and *warm* (the chain with the
 polished prediction as a candidate: its integration confirms the reached state), with the share
-of each that is right (a quick answer can be a verified stable state the dynamics do not reach). Families missing from the checkpoint's training recipe are the
-out-of-distribution set (marked ``ood``).
+of each that is right (a quick answer can be a verified stable state the dynamics do not reach).
+Families missing from the checkpoint's training recipe are the out-of-distribution set (marked
+``ood``). Calibration of the outcome probability: NLL, Brier score, ECE and the reliability
+table (:func:`reliability_table`, 15 bins on the top probability; the metrics are
+training/calibrate_general.py's) on all networks and on those in distribution (a trained family
+and not flagged by the model's own out-of-distribution check: size, value spread, families),
+at the file's outcome temperature T and, from the same probabilities, at T = 1 (uncalibrated:
+``softmax(T * log p)`` undoes the temperature exactly).
 
 Curated part (``--curated``): the models of the simulation truth (benchmarks/corpus_truth.py)
 that import: settled ones (learned within 5 %, verified within 1e-4), oscillating and growing
 ones (verified outcome), and the settled ones where roadrunner's plain ``steadyState()`` fails or
 lands elsewhere (how many the verified prediction gets right, against roadrunner's staged chain
 as the truth file records it).
+
+KEGG part (``--kegg PATH``): the LIFE model and exact LIFE solve on the paper's 51 KEGG networks
+(:mod:`training.evaluate_kegg`).
 """
 
 from __future__ import annotations
@@ -44,14 +53,21 @@ import numpy as np
 
 from sbmleq.core.compile import compile_network
 from sbmleq.core.labels import label_networks
-from sbmleq.core.reaction_generators import GENERATORS, RNConfig, sample_networks
+from sbmleq.core.reaction_generators import GENERATORS, OUTCOMES, RNConfig, sample_networks
 from sbmleq.core.solve import SolveSettings, SolveStatus, solve_from_guess, solve_steady_state
 from sbmleq.errors import SbmleqError
 from sbmleq.general_predict import predict_network
 from sbmleq.io.request import open_source
+from sbmleq.model.general_config import outcome_temperature
 from sbmleq.model.general_load import load_general_predictor
 from sbmleq.validation.general_rows import AGREE_REL_L1, rel_l1_over
 from sbmleq.validation.truth import read_truth, truth_kind
+from training.calibrate_general import (ECE_BINS, calibration_metrics, format_metrics,
+                                        format_reliability, reliability_table, softmax)
+from training.evaluate_kegg import format_report, kegg_report
+
+__all__ = ["reliability_table", "calibration_summary", "calibration_report", "random_records",
+           "summarise", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCES = (0.01, 0.05, 0.10)
@@ -122,6 +138,7 @@ def _random_one(predictor: Any, net: Any, lab: Any,
     t_cold = time.perf_counter() - t1
     return {"outcome": lab.outcome, "predicted": max(probs, key=probs.__getitem__),
             "p_outcome": float(probs.get(lab.outcome, 0.0)),
+            "probs": [float(probs.get(o, 0.0)) for o in OUTCOMES],
             "err": rel_l1(x, truth) if lab.outcome == "settles" and truth is not None else None,
             "verified": right(warm.result), "quick_verified": right(quick_res),
             "chain_right": right(cold), "used_prediction": warm.used_guess,
@@ -150,6 +167,35 @@ def summarise(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         else float("nan")
     out["chain_right"] = float(np.mean([r["chain_right"] for r in rows])) if rows \
         else float("nan")
+    return out
+
+
+def calibration_summary(records: Iterable[dict[str, Any]], bins: int = ECE_BINS,
+                        temperature: float = 1.0, at: float | None = None) -> dict[str, Any]:
+    """NLL, Brier, ECE, accuracy and the reliability table of the predicted outcome
+    probabilities (each record's ``probs`` over :data:`OUTCOMES`, made at ``temperature``)
+    against the labels; with ``at``, of the probabilities the same logits give at that
+    temperature instead (``softmax(temperature / at * log p)``)."""
+    rows = list(records)
+    probs = np.array([r["probs"] for r in rows], dtype=np.float64).reshape(len(rows), -1)
+    if at is not None and at != temperature and len(rows):
+        probs = softmax(np.log(np.maximum(probs, 1e-300)), at / temperature)
+    labels = np.array([OUTCOMES.index(r["outcome"]) for r in rows], dtype=np.int64)
+    return {"temperature": temperature if at is None else at,
+            **calibration_metrics(probs, labels, bins),
+            "reliability": reliability_table(probs, labels, bins)}
+
+
+def calibration_report(recs: list[dict[str, Any]], temperature: float) -> dict[str, Any]:
+    """:func:`calibration_summary` of all and of the in-distribution records, at the model's
+    temperature and (when it is not 1) at T = 1."""
+    sets = {"all": recs, "in_distribution": [r for r in recs
+                                             if not r["ood"] and not r["flagged_ood"]]}
+    out: dict[str, Any] = {}
+    for name, rows in sets.items():
+        out[name] = calibration_summary(rows, temperature=temperature)
+        if temperature != 1.0:
+            out[f"{name}_T1"] = calibration_summary(rows, temperature=temperature, at=1.0)
     return out
 
 
@@ -252,6 +298,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                                            "corpus_truth.jsonl"))
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "biomodels" / "curated"))
     ap.add_argument("--limit", type=int, default=None, help="curated models at most")
+    ap.add_argument("--kegg", default=None, help="also the KEGG 51 LIFE check on this file "
+                    "(kegg51.json)")
     ap.add_argument("--json", default=None)
     return ap.parse_args(argv)
 
@@ -281,6 +329,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                         "held-out families": result["random"]["ood"]}))
         for key in ("size", "decades", "family"):
             print(table(f"by {key}", result["random"][key]))
+        cal = calibration_report(recs, outcome_temperature(predictor.cfg))
+        result["random"]["calibration"] = cal
+        print("outcome probability calibration (T = 1: the same logits uncalibrated)")
+        print(format_metrics({k.replace("in_distribution", "in-dist"): v
+                              for k, v in cal.items()}))
+        for key in [k for k in cal if k.startswith("in_distribution")]:
+            print(format_reliability(cal[key]["reliability"], f"reliability in distribution, "
+                                     f"T = {cal[key]['temperature']:.3f} ({ECE_BINS} bins on "
+                                     f"the top probability)"))
     if args.curated:
         rows = curated_records(predictor, Path(args.truth), Path(args.corpus), settings,
                                args.limit, log)
@@ -289,6 +346,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print("curated BioModels (simulation truth)")
         for k, v in result["curated"].items():
             print(f"  {k:<28} {v}")
+    if args.kegg:
+        result["kegg"] = kegg_report(Path(args.kegg))
+        print(format_report(result["kegg"]))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))
     return result

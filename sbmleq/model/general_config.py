@@ -1,17 +1,26 @@
 """What both inference paths of the general model share, without torch: the config dataclass,
-the checkpoint format names, the size limit and the out-of-distribution flag.
+the checkpoint format names, the size limit, the out-of-distribution flag and the outcome
+temperature (calibration).
 
 :mod:`sbmleq.model.general_model` (PyTorch) and :mod:`sbmleq.model.general_numpy` (NumPy) both
 build from :class:`GeneralModelConfig`; :class:`~sbmleq.model.general_predictor.GeneralPredictor`
 and :class:`~sbmleq.model.general_load.NumpyGeneralPredictor` both flag networks with
 :func:`out_of_distribution`. Keeping these here lets the NumPy path load and predict without
 importing torch (about 1 s of a cold start).
+
+**Calibration.** ``extra["outcome_temperature"]`` (a number T > 0, written by
+``training/calibrate_general.py``) divides the outcome logits before the softmax in both
+predictors (:func:`outcome_probabilities`); absent, T = 1 and the probabilities are the raw
+softmax, as files without it always gave.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from sbmleq.core.reaction_generators import OUTCOMES
 from sbmleq.core.reactions import ReactionNetwork
@@ -20,13 +29,15 @@ from sbmleq.model.general_features import (EDGE_FEATURES, FEATURE_VERSION, REACT
                                            SPECIES_FEATURES, network_features)
 
 __all__ = ["GENERAL_FORMAT", "GENERAL_NPZ_FORMAT", "MAX_POSITIONS", "GeneralModelConfig",
-           "OutOfDistribution", "out_of_distribution", "check_positions"]
+           "OutOfDistribution", "out_of_distribution", "check_positions", "TEMPERATURE_KEY",
+           "outcome_temperature", "outcome_probabilities"]
 
 GENERAL_FORMAT = "sbmleq.model.general/1"  # the .pt payload
 GENERAL_NPZ_FORMAT = "sbmleq.model.general.npz/1"  # the NumPy export
 # Attention is dense over species + reaction positions (one L x L bias per head and layer), so
 # memory grows as L**2: about 1 GB at L = 3,000 with the default 8 heads and 4 layers.
 MAX_POSITIONS = 3000
+TEMPERATURE_KEY = "outcome_temperature"  # in GeneralModelConfig.extra
 
 
 @dataclass
@@ -85,6 +96,28 @@ class GeneralModelConfig:
             raise ValueError("physics must be true or false")
         if not self.outcomes:
             raise ValueError("outcomes must not be empty")
+        if not isinstance(self.extra, dict):
+            raise ValueError("extra must be a mapping")
+        if TEMPERATURE_KEY in self.extra:
+            t = self.extra[TEMPERATURE_KEY]
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) \
+                    or t <= 0:
+                raise ValueError(f"extra.{TEMPERATURE_KEY} must be a finite number > 0, "
+                                 f"got {t!r}")
+
+
+def outcome_temperature(cfg: GeneralModelConfig) -> float:
+    """The calibrated temperature T of the outcome logits (1.0 when the file has none)."""
+    return float(cfg.extra.get(TEMPERATURE_KEY, 1.0)) if isinstance(cfg.extra, dict) else 1.0
+
+
+def outcome_probabilities(logits: Any, cfg: GeneralModelConfig) -> np.ndarray:
+    """``softmax(logits / T)`` over the last axis, in float64 (``logits``: (..., n_outcomes)
+    raw model outputs; T from :func:`outcome_temperature`). Dividing by T > 0 keeps the argmax
+    and, with T > 1, pulls over-confident probabilities toward uniform."""
+    z = np.asarray(logits, dtype=np.float64) / outcome_temperature(cfg)
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from sbmleq.core.compile import CompiledNetwork
 from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.errors import InputError
 from sbmleq.model.general_config import (GeneralModelConfig, OutOfDistribution, check_positions,
-                                         out_of_distribution)
+                                         out_of_distribution, outcome_probabilities)
 from sbmleq.model.general_features import collate, network_features, to_concentrations
 from sbmleq.model.general_npz import read_general_npz
 from sbmleq.model.general_numpy import NumpyGeneralModel, NumpyPhysicsRHS
@@ -67,9 +67,8 @@ class NumpyGeneralPredictor:
         batch = collate([ex])
         rhs = NumpyPhysicsRHS([net], batch, self._cache) if self.cfg.physics else None
         out = self.model.forward(batch, rhs=rhs, n_iters=n_iters)
-        logits = out["logits"][0]
-        e = np.exp(logits - logits.max())
-        probs = {o: float(v) for o, v in zip(self.cfg.outcomes, e / e.sum())}
+        p = outcome_probabilities(out["logits"][0], self.cfg)  # softmax(logits / T)
+        probs = {o: float(v) for o, v in zip(self.cfg.outcomes, p)}
         x = to_concentrations(ex, out["y"][0], net.n_state)
         return probs, x, self.ood(net, ex.decades)
 

@@ -7,6 +7,8 @@ dict), "meta" (the training recipe), "train_state"}``. :func:`save_general_npz` 
 checked ``.pt`` payload (:func:`sbmleq.model.general_predictor.read_general_checkpoint`);
 :func:`read_general_npz` checks everything (format, config, every weight's presence, shape and
 finiteness) and raises :class:`~sbmleq.errors.CheckpointError` naming the file otherwise.
+:func:`npz_payload` turns a read file back into such a payload (to rewrite it, e.g. with a
+calibrated ``config.extra["outcome_temperature"]``: training/calibrate_general.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sbmleq.model.checkpoint import checked_weights
 from sbmleq.model.general_config import GENERAL_NPZ_FORMAT, GeneralModelConfig
 from sbmleq.model.general_numpy import general_weight_shapes
 
-__all__ = ["save_general_npz", "read_general_npz"]
+__all__ = ["save_general_npz", "read_general_npz", "npz_payload"]
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -123,3 +125,15 @@ def read_general_npz(path: str | os.PathLike
     meta, raw = _read_raw(path)
     cfg = _config(meta, str(path))
     return _weights(raw, cfg, str(path)), cfg, meta
+
+
+def npz_payload(path: str | os.PathLike) -> dict[str, Any]:
+    """The checked ``.npz`` at ``path`` as a ``.pt``-style payload (``format`` the file's
+    ``source_format``, ``config`` its config dict, ``model`` float32 weights by name, ``meta``,
+    ``train_state``) that :func:`save_general_npz` writes back unchanged (the weights were
+    float32, so the float64 round trip is exact)."""
+    weights, _, meta = read_general_npz(path)
+    return {"format": meta.get("source_format"), "config": dict(meta["config"]),
+            "model": {k: v.astype(np.float32) for k, v in weights.items()},
+            "meta": dict(meta.get("meta") or {}),
+            "train_state": dict(meta.get("train_state") or {})}

@@ -26,7 +26,8 @@ from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.errors import CheckpointError
 from sbmleq.model.checkpoint import load_torch_safe, save_torch_atomic
 from sbmleq.model.general_config import (GENERAL_FORMAT, MAX_POSITIONS, OutOfDistribution,
-                                         check_positions, out_of_distribution)
+                                         check_positions, out_of_distribution,
+                                         outcome_temperature)
 from sbmleq.model.general_features import collate, network_features, to_concentrations
 from sbmleq.model.general_model import (GeneralModelConfig, GeneralSteadyStateModel, PhysicsRHS,
                                         batch_tensors)
@@ -111,7 +112,9 @@ class GeneralPredictor:
                 ) -> tuple[dict[str, float], np.ndarray, OutOfDistribution]:
         """(outcome probabilities, predicted state per ``net.state_ids`` in the network's
         units, out-of-distribution flag). ``x0``: initial values (by state id or a vector).
-        More than :data:`MAX_POSITIONS` species + reactions is an InputError."""
+        The probabilities are ``softmax(logits / T)``, T the checkpoint's calibrated outcome
+        temperature (1 when it has none). More than :data:`MAX_POSITIONS` species + reactions
+        is an InputError."""
         check_positions(net, self.source)
         if x0 is not None:
             net = net.with_initial(x0)
@@ -119,7 +122,8 @@ class GeneralPredictor:
         batch = collate([ex])
         rhs = PhysicsRHS([net], batch, self.device, self._cache) if self.cfg.physics else None
         out = self.model(**batch_tensors(batch, self.device), rhs=rhs, n_iters=n_iters)
-        p = torch.softmax(out["logits"].float(), -1)[0].cpu().numpy()
+        t = outcome_temperature(self.cfg)
+        p = torch.softmax(out["logits"].float() / t, -1)[0].cpu().numpy()
         probs = {o: float(v) for o, v in zip(self.cfg.outcomes, p)}
         x = to_concentrations(ex, out["y"][0].float().cpu().numpy(), net.n_state)
         return probs, x, self.ood(net, ex.decades)
