@@ -220,3 +220,14 @@ def test_data_from_several_directories(shard_dir):
         train_general.parse_args(["--data", f"{shard_dir},{shard_dir}"]), 0, 1)
     assert len(one) > 0 and len(two) == 2 * len(one)
     assert [n.name for n, _ in two[len(one):]] == [n.name for n, _ in one]
+
+
+def test_hold_out_families_are_left_out_of_training(shard_dir, tmp_path):
+    held = FAMILIES[0]
+    train_general.main(["--out", str(tmp_path), "--data", str(shard_dir), "--max-steps", "2",
+                        "--hold-out", held, *SMALL])
+    meta = GeneralPredictor.load(tmp_path / "model.pt").meta
+    assert held not in meta["generator_families"] and meta["generator_families"]
+    with pytest.raises(SystemExit, match="unknown generator families"):
+        train_general.main(["--out", str(tmp_path / "x"), "--data", str(shard_dir),
+                            "--hold-out", "no_such_family", *SMALL])

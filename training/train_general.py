@@ -263,6 +263,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     src.add_argument("--generate", type=int, help="draw and label this many networks")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--families", default=",".join(GENERATORS))
+    ap.add_argument("--hold-out", default="", help="generator families left out of training "
+                    "(comma-separated; their networks are dropped from --data or --generate), "
+                    "for the out-of-distribution evaluation")
     ap.add_argument("--n-min", type=int, default=2)
     ap.add_argument("--n-max", type=int, default=16)
     ap.add_argument("--decades", default="3", help="value spread of generated constants; a "
@@ -305,7 +308,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     amp = device.type == "cuda"
     out_dir, ckpt = Path(args.out), Path(args.out) / "ckpt.pt"
 
-    items = make_items(load_records(args, rank, world))
+    held = {f for f in args.hold_out.split(",") if f}
+    unknown = held - set(GENERATORS)
+    if unknown:
+        raise SystemExit(f"--hold-out: unknown generator families {sorted(unknown)}")
+    items = [it for it in make_items(load_records(args, rank, world))
+             if (it.net.name or "").split(":")[0] not in held]
     train, val = split_by_structure(items, args.val_fraction, args.seed)
     if not train:
         raise SystemExit("no labelled training networks")
