@@ -1,8 +1,9 @@
-"""General (nonlinear) parameter scan: sbmleq's verified scan against roadrunner's scripted loop.
+"""General (nonlinear) parameter scan: sbmleq's verified scan, per confirmation mode, against
+roadrunner's scripted loop.
 
     python benchmarks/bench_scan_general.py [--model BIOMD0000000389] [--params r,D,phi]
         [--sets 10000] [--repeats 3] [--check 200] [--batch 512] [--threads 1] [--seed 0]
-        [--decades 0.5] [--timeout 30]
+        [--decades 0.5] [--timeout 30] [--modes none,sample,all]
 
 One curated model is imported as a reaction network (default BIOMD0000000389, Arnold2011
 Calvin cycle, 22 species, monostable in the box; the issue's BIOMD0000000143 oscillates
@@ -10,15 +11,16 @@ everywhere near its values, so it gives no steady-state throughput: docs/scan.md
 ``--sets`` parameter sets: a Latin hypercube (:func:`sbmleq.general_scan.design_points`, log
 axes) over ``--params`` (default: the first four positive global parameters), each within
 ``--decades`` (0.5) of its value.
-Both arms are warmed up on a few sets, run with one thread (``--threads``), and timed side by
+All arms are warmed up on a few sets, run with one thread (``--threads``), and timed side by
 side in each of ``--repeats`` repeats (order rotated):
 
-1. sbmleq: :func:`sbmleq.general_scan.scan_network` on the sets (laws compiled once, batches
-   of ``--batch`` through :func:`sbmleq.core.solve.solve_batch`: every set solved from the
-   model's initial state and verified: residual, sign, conservation, eigenvalues, and that
-   the trajectory reaches the point); the compile is included, the SBML import is not;
-   also, for reference, the same with ``SolveSettings(stages=("newton",))``: every answer a
-   verified stable fixed point, but not confirmed to be the one the dynamics reach;
+1. sbmleq: :func:`sbmleq.general_scan.scan_network` on the sets (laws compiled once; the
+   compile is included, the SBML import is not), once per ``--modes`` entry:
+   ``confirm="none"`` (continuation from solved neighbours: every answer a verified stable
+   fixed point, residual, sign, conservation and eigenvalues checked, not confirmed to be the
+   one the dynamics reach), ``"sample"`` (the default: a sample and the regions where the
+   continuation could be on another branch confirmed by simulation) and ``"all"`` (every set
+   from the initial state, confirmed by a batched simulation: ``--batch`` sets per call);
 2. roadrunner as an expert scripts it: the model loaded once (``LoadSBMLOptions`` with
    conserved-moiety analysis), then per set one vector call
    ``r.model.setGlobalParameterValues(indices, values)`` and ``r.steadyState()``, warm-started
@@ -32,7 +34,8 @@ moved the state by < 1e-3 relative L1; otherwise the set has no steady state tha
 dynamics settle in). A set is right for an arm when both have a state and they agree within
 1e-4 relative L1 over the floating species, or when neither has one (sbmleq: status
 ``stable``; roadrunner: ``steadyState()`` returned after the fallbacks). Prints sets/s per
-arm, the time ratio median [min-max] of per-repeat ratios, and the share right per arm.
+arm, the time ratio median [min-max] of per-repeat ratios, the share right per arm and, per
+sbmleq mode, how many rows a simulation confirmed.
 """
 
 from __future__ import annotations
@@ -61,10 +64,13 @@ from sbmleq.general_scan import ScanAxis, design_points, scan_network  # noqa: E
 from sbmleq.io.general_import import import_reaction_network_from  # noqa: E402
 
 CURATED = Path(__file__).resolve().parents[2] / "shared" / "biomodels" / "curated"
-SBMLEQ = "sbmleq scan_network (verified)"
-NEWTON = "sbmleq, stages=(newton,) (reach unchecked)"
+MODES = ("none", "sample", "all")
 RR = "roadrunner scripted loop"
 AGREE = 1e-4  # relative L1 for "right"
+
+
+def arm_name(mode: str) -> str:
+    return f"sbmleq confirm={mode}"
 
 
 class Scripted:
@@ -178,11 +184,17 @@ def main() -> None:
                     help="sbmleq: seconds per batch's vectorised part and per fallback solve")
     ap.add_argument("--threads", type=int, default=THREADS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help="sbmleq confirm modes to time (none, sample, all)")
     args = ap.parse_args()
     import roadrunner
 
     roadrunner.Logger.setLevel(roadrunner.Logger.LOG_CRITICAL)
     thread_line = _timing.apply_thread_limits(args.threads)
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        raise SystemExit(f"unknown mode(s) {unknown} (known: {', '.join(MODES)})")
     path = CURATED / f"{args.model}.xml"
     t = time.perf_counter()
     net = import_reaction_network_from(path).require()
@@ -198,32 +210,34 @@ def main() -> None:
     points = design_points(axes, "lhs", args.sets, args.seed)
     frame = pd.DataFrame(points, columns=params)
     settings = SolveSettings(timeout=args.timeout)
-    newton_only = SolveSettings(timeout=args.timeout, stages=("newton",))
 
-    def run_sbmleq(rows: pd.DataFrame, how: SolveSettings = settings) -> pd.DataFrame:
-        return scan_network(net, rows, settings=how, batch_size=args.batch,
-                            compiled=compile_network(net))
+    def run_sbmleq(rows: pd.DataFrame, mode: str) -> pd.DataFrame:
+        return scan_network(net, rows, settings=settings, batch_size=args.batch,
+                            compiled=compile_network(net), confirm=mode, seed=args.seed)
 
-    # warm-up: imports, first compile, LLVM, BLAS
-    run_sbmleq(frame.iloc[: args.warmup])
-    run_sbmleq(frame.iloc[: args.warmup], newton_only)
+    # warm-up: imports (scipy's k-d tree, ...), first compile, LLVM, BLAS; a warm-up of
+    # --warmup sets is all confirmed, so the continuation is warmed on 300 more
+    for mode in modes:
+        run_sbmleq(frame.iloc[: args.warmup], mode)
+    if "none" in modes or "sample" in modes:
+        run_sbmleq(frame.iloc[: min(300, args.sets)], "none")
     Scripted(path, params).run(points[: args.warmup])
 
-    seconds: dict[str, list[float]] = {SBMLEQ: [], NEWTON: [], RR: []}
+    names = [arm_name(m) for m in modes] + [RR]
+    seconds: dict[str, list[float]] = {name: [] for name in names}
     result: dict[str, object] = {}
     for rep in range(args.repeats):
-        for name in _timing.rotated(list(seconds), rep):
+        for name in _timing.rotated(names, rep):
             t = time.perf_counter()
-            if name in (SBMLEQ, NEWTON):
-                result[name] = run_sbmleq(frame, settings if name == SBMLEQ else newton_only)
-            else:
+            if name == RR:
                 arm = Scripted(path, params)
                 result[name] = arm.run(points)
                 result["rr_arm"] = arm
+            else:
+                result[name] = run_sbmleq(frame, modes[names.index(name)])
             seconds[name].append(time.perf_counter() - t)
             print(f"  repeat {rep + 1} {name}: {seconds[name][-1]:.2f} s", flush=True)
 
-    scan = result[SBMLEQ]
     arm = result["rr_arm"]
 
     def stable_values(df: pd.DataFrame) -> np.ndarray:
@@ -239,27 +253,29 @@ def main() -> None:
     print(f"\ngeneral parameter scan: {args.model} ({len(net.species)} species, {net.n_state} "
           f"state, {len(net.reactions)} reactions), LHS of {args.sets} sets over "
           f"{', '.join(params)} (+-{args.decades:g} decade); {args.repeats} repeats after a "
-          f"{args.warmup}-set warm-up; {os.cpu_count()} CPUs, load average "
-          f"{_timing.load_average():.1f}")
+          f"warm-up; {os.cpu_count()} CPUs, load average {_timing.load_average():.1f}")
     print(thread_line)
     print(f"roadrunner {roadrunner.__version__} (load {arm.load_s:.2f} s); sbmleq import "
           f"{import_s:.2f} s (not timed); batch {args.batch}, timeout {args.timeout:g} s")
     rows = []
-    values = {SBMLEQ: stable_values(scan), NEWTON: stable_values(result[NEWTON]),
-              RR: result[RR]}
-    for name, x in values.items():
+    for name in names:
+        x = result[name] if name == RR else stable_values(result[name])
         ok = right(x[check], ref)
+        confirmed = "-" if name == RR else \
+            f"{int(result[name]['confirmed'].sum())}/{args.sets}"
         rows.append((name, _timing.spread(seconds[name]).fmt(".3g"),
                      _timing.spread([args.sets / s for s in seconds[name]]).fmt(".4g"),
-                     f"{ok.mean():.1%} ({int(ok.sum())}/{len(check)})"))
+                     _timing.spread(_timing.ratios(seconds[RR], seconds[name])).fmt(".3g"),
+                     confirmed, f"{ok.mean():.1%} ({int(ok.sum())}/{len(check)})"))
     print()
-    print(_timing.table(("arm", "total s", "sets/s", "right vs simulation truth"), rows))
-    ratio = _timing.spread(_timing.ratios(seconds[RR], seconds[SBMLEQ]))
-    newton = _timing.spread(_timing.ratios(seconds[RR], seconds[NEWTON]))
-    print(f"({_timing.SPREAD_NOTE})")
-    print(f"\nroadrunner time / sbmleq time: {ratio.fmt('.3g')} (> 1: sbmleq is faster); "
-          f"against the newton-only scan: {newton.fmt('.3g')}")
-    print(f"sbmleq statuses: {dict(Counter(scan['status']))}")
+    print(_timing.table(("arm", "total s", "sets/s", "rr time / arm time", "confirmed",
+                         "right vs simulation truth"), rows))
+    print(f"({_timing.SPREAD_NOTE}; rr time / arm time > 1: the arm is faster than "
+          f"roadrunner)")
+    for mode in modes:
+        df = result[arm_name(mode)]
+        print(f"sbmleq confirm={mode}: statuses {dict(Counter(df['status']))}, "
+              f"counts {df.attrs.get('counts', {})}")
     print(f"roadrunner stages (last repeat): {dict(arm.stages)}")
     n_truth = int(np.isfinite(ref).all(axis=1).sum())
     print(f"truth: {n_truth}/{len(check)} checked sets settle to a steady state "

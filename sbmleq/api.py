@@ -283,7 +283,8 @@ class Session:
              device: str | None = None, exact: bool = False, name: str | None = None,
              batch_size: int | None = None, engine: str | None = None, design: str = "grid",
              n: int | None = None, seed: int = 0, timeout: float | None = _SESSION,
-             progress: Callable[[int, int], None] | None = None) -> ScanResult | pd.DataFrame:
+             progress: Callable[[int, int], None] | None = None, confirm: str = "sample",
+             confirm_n: int | None = None) -> ScanResult | pd.DataFrame:
         """A parameter scan (docs/scan.md): the learned LIFE predictor (a :class:`ScanResult`)
         or sbmleq's verified solver (a DataFrame, :func:`sbmleq.general_scan.scan_network`).
 
@@ -295,7 +296,9 @@ class Session:
         ``design`` (``"grid"`` or ``"lhs"``: ``n`` samples with ``seed``), or a DataFrame of
         sets; ``timeout`` bounds each batch and each fallback solve (default the session's;
         None: no limit); ``progress(done, total)`` after every batch of ``batch_size`` (512);
-        ``device`` (default the session's) ``"cpu"`` for NumPy, ``"cuda"`` for torch.
+        ``device`` (default the session's) ``"cpu"`` for NumPy, ``"cuda"`` for torch;
+        ``confirm`` (``"sample"``, ``"all"``, ``"none"``) and ``confirm_n``: which answers are
+        confirmed by simulation (docs/scan.md; the ``confirmed`` column says per row).
 
         The learned path (in-class models):
 
@@ -320,7 +323,8 @@ class Session:
         if engine == "sbmleq" or (engine is None and (specs or not_life(src))):
             return self._scan_general(src, parameters, design=design, n=n, seed=seed,
                                       timeout=timeout, batch_size=batch_size or 512,
-                                      progress=progress, device=device)
+                                      progress=progress, device=device, confirm=confirm,
+                                      confirm_n=confirm_n)
         imported = src.imported()
         net = imported.require_in_class()
         arrays, columns, mapping, index = scan_arrays(src, imported, parameters)
@@ -341,7 +345,8 @@ class Session:
     def _scan_general(self, src: ModelSource, parameters: Any, *, design: str, n: int | None,
                       seed: int, timeout: float | None, batch_size: int,
                       progress: Callable[[int, int], None] | None,
-                      device: str | None) -> pd.DataFrame:
+                      device: str | None, confirm: str = "sample",
+                      confirm_n: int | None = None) -> pd.DataFrame:
         """The verified general scan of :meth:`scan` (``engine="sbmleq"``)."""
         if src.text is not None:
             check_references(src.document, src.display)  # as solve_source does
@@ -352,7 +357,8 @@ class Session:
         device = device or self.device
         return scan_network(net, parameters, design=design, n=n, seed=seed, settings=settings,
                             batch_size=batch_size, progress=progress, source=src.display,
-                            device=None if device == "cpu" else device)
+                            device=None if device == "cpu" else device, confirm=confirm,
+                            confirm_n=confirm_n)
 
 
 # ---------------------------------------------------------------------------- functions
@@ -412,11 +418,13 @@ def scan(source: Any, parameters: Any, *, model: str | Path | None = None,
          name: str | None = None, engine: str | None = None, design: str = "grid",
          n: int | None = None, seed: int = 0, timeout: float | None = _SESSION,
          batch_size: int | None = None,
-         progress: Callable[[int, int], None] | None = None) -> ScanResult | pd.DataFrame:
+         progress: Callable[[int, int], None] | None = None, confirm: str = "sample",
+         confirm_n: int | None = None) -> ScanResult | pd.DataFrame:
     """A parameter scan of one model (see :meth:`Session.scan`): a :class:`ScanResult` from
     the learned predictor for an in-class model, else (or with ``engine="sbmleq"``) a
     DataFrame of verified steady states."""
     own = session or Session(model=model, device=device or "cpu")
     return own.scan(source, parameters, model=model, device=device, exact=exact, name=name,
                     engine=engine, design=design, n=n, seed=seed, timeout=timeout,
-                    batch_size=batch_size, progress=progress)
+                    batch_size=batch_size, progress=progress, confirm=confirm,
+                    confirm_n=confirm_n)

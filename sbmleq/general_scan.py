@@ -12,13 +12,18 @@ A scan is a set of *axes*, one per varied constant of the network
   strata (in log10 for ``log`` axes) with one sample in each, the strata paired at random;
   an explicit-values axis is cut into ``n`` strata over its list of values.
 
-:func:`scan_network` solves every parameter set from the model's own initial state with
-:func:`sbmleq.core.solve.solve_batch` (the laws compiled once, ``batch_size`` sets per call)
-and returns a pandas DataFrame: one row per set, the varied parameters, then ``status``,
-``stable``, ``residual``, ``eigenvalues_max_real`` and one column per species (its
-concentration, as :class:`~sbmleq.general.GeneralSolveResult` reports it). Species values are
-only filled for a verified fixed point (status ``stable`` or ``unstable``: residual, sign and
-conservation checked by the solver itself); every other row has NaN there.
+:func:`scan_network` solves every parameter set (the laws compiled once) in one of three
+confirmation modes (:mod:`sbmleq.scan_solver`): ``"sample"`` (default: continuation from
+solved neighbours, a random sample and the regions where it disagrees confirmed by
+simulation), ``"all"`` (every set from the initial state through
+:func:`sbmleq.core.solve.solve_batch`, every answer confirmed by simulation) or ``"none"``
+(continuation only: verified fixed points, not confirmed). It returns a pandas DataFrame: one
+row per set, the varied parameters, then ``status``, ``stable``, ``residual``,
+``eigenvalues_max_real``, ``confirmed`` and one column per species (its concentration, as
+:class:`~sbmleq.general.GeneralSolveResult` reports it). Species values are only filled for a
+verified fixed point (status ``stable`` or ``unstable``: residual, sign, conservation and
+eigenvalues checked); every other row has NaN there. ``confirmed`` says whether a simulation
+from the initial state decided the row.
 """
 
 from __future__ import annotations
@@ -35,19 +40,19 @@ import numpy as np
 from sbmleq.core.compile import CompiledNetwork, NumpyOps, compile_expressions, compile_network
 from sbmleq.core.expr import symbols
 from sbmleq.core.reactions import ReactionNetwork
-from sbmleq.core.solve import SolveSettings, SolveStatus, SteadyStateResult, solve_batch
+from sbmleq.core.solve import SolveSettings
 from sbmleq.errors import InputError
+from sbmleq.scan_solver import CONFIRM, ScanAnswers, solve_scan
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ScanAxis", "parse_axis", "parse_axes", "design_points", "scan_network",
-           "RESULT_COLUMNS", "DESIGNS", "MAX_SETS"]
+__all__ = ["ScanAxis", "parse_axis", "parse_axes", "design_points", "coordinates",
+           "scan_network", "result_frame", "RESULT_COLUMNS", "DESIGNS", "CONFIRM", "MAX_SETS"]
 
 DESIGNS = ("grid", "lhs")
-RESULT_COLUMNS = ("status", "stable", "residual", "eigenvalues_max_real")
+RESULT_COLUMNS = ("status", "stable", "residual", "eigenvalues_max_real", "confirmed")
 MAX_SETS = 10_000_000  # a grid larger than this is a typo, not a scan
-VERIFIED = (SolveStatus.STABLE, SolveStatus.UNSTABLE)
 SPEC_HELP = "use ID=LO:HI:log|lin:COUNT or ID=V1,V2,..."
 Progress = Callable[[int, int], None]
 
@@ -100,9 +105,11 @@ def _number(text: str, what: str, where: str | None) -> float:
     return value
 
 
-def _check_values(pid: str, values: Sequence[float], log: bool, positive: bool,
+def _check_values(pid: str, values: Sequence[float] | np.ndarray, log: bool, positive: bool,
                   where: str | None) -> None:
-    for v in values:
+    arr = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(arr) | (arr < 0) | ((arr == 0) & (log or positive))
+    for v in arr[bad][:1].tolist():  # the first offending value (a loop over 0 or 1)
         if not math.isfinite(v):
             raise InputError(f"{pid}: value {v!r} must be finite", source=where, element="--set")
         if v < 0:
@@ -265,19 +272,17 @@ class _Concentrations:
         return conc
 
 
-def _solve_rows(compiled: CompiledNetwork, p: np.ndarray, settings: SolveSettings,
-                batch_size: int, progress: Progress | None,
-                device: str | None) -> list[SteadyStateResult]:
-    out: list[SteadyStateResult] = []
-    total = len(p)
-    if progress is not None:
-        progress(0, total)
-    for start in range(0, total, batch_size):
-        out.extend(solve_batch(compiled, None, p[start:start + batch_size], settings,
-                               device=device))
-        if progress is not None:
-            progress(len(out), total)
-    return out
+def coordinates(points: np.ndarray, kinds: Sequence[str]) -> np.ndarray:
+    """The sets' positions for the continuation's neighbour search: each column scaled to
+    [0, 1], in log10 for a ``log`` axis and for explicit values or rows that are all positive
+    and span at least a decade."""
+    cols = []
+    for col, kind in zip(np.asarray(points, dtype=np.float64).T, kinds):
+        lo, hi = (float(col.min()), float(col.max())) if len(col) else (0.0, 0.0)
+        if kind == "log" or (kind != "lin" and lo > 0 and hi >= 10 * lo):
+            col, lo, hi = np.log10(col), math.log10(lo), math.log10(hi)
+        cols.append((col - lo) / (hi - lo) if hi > lo else np.zeros_like(col))
+    return np.stack(cols, axis=1) if cols else np.zeros((len(points), 0))
 
 
 def scan_network(net: ReactionNetwork,
@@ -285,16 +290,20 @@ def scan_network(net: ReactionNetwork,
                  design: str = "grid", n: int | None = None, seed: int = 0,
                  settings: SolveSettings | None = None, batch_size: int = 512,
                  progress: Progress | None = None, source: str | None = None,
-                 compiled: CompiledNetwork | None = None,
-                 device: str | None = None) -> "pd.DataFrame":
+                 compiled: CompiledNetwork | None = None, device: str | None = None,
+                 confirm: str = "sample", confirm_n: int | None = None) -> "pd.DataFrame":
     """Verified steady states of ``net`` over a parameter design (module docstring).
 
     ``spec``: spec strings or a mapping (:func:`parse_axes`) combined by ``design``, or a
     DataFrame whose columns are parameter ids and whose rows are the sets (``design`` is then
-    not used). ``progress(done, total)`` is called first with 0, then after every batch.
+    not used). ``confirm``: ``"sample"``, ``"all"`` or ``"none"``; ``confirm_n``: the sample
+    size of ``"sample"`` (default: the larger of 64 and 0.5 % of the sets). ``batch_size``: sets
+    per batched call of the full solver (the continuation takes at least 2048).
+    ``progress(done, total)`` is called first with 0, then as sets are answered.
     ``device``: as :func:`~sbmleq.core.solve.solve_batch` takes it (None: NumPy). ``source``
     names the file in error messages. ``df.attrs`` holds the model name, design, seed,
-    ``axes`` (id -> ``log``, ``lin``, ``values`` or ``rows``), the number of sets and the
+    ``axes`` (id -> ``log``, ``lin``, ``values`` or ``rows``), the number of sets, the
+    confirm mode, ``counts`` (sets, sample, confirmed, disagreements, flooded) and the
     seconds taken."""
     import pandas as pd  # ~0.3 s: the result is a DataFrame
 
@@ -302,6 +311,9 @@ def scan_network(net: ReactionNetwork,
     if batch_size < 1:
         raise InputError(f"batch size must be >= 1, got {batch_size}", source=where,
                          element="--batch")
+    if confirm not in CONFIRM:
+        raise InputError(f"unknown confirm mode {confirm!r} ({', '.join(CONFIRM)})",
+                         source=where, element="--confirm")
     settings = settings or SolveSettings()
     start = time.perf_counter()
     if isinstance(spec, pd.DataFrame):
@@ -312,7 +324,7 @@ def scan_network(net: ReactionNetwork,
             _check_id(pid, net, where)
         points = spec.to_numpy(dtype=np.float64)
         for pid, col in zip(ids, points.T):
-            _check_values(pid, col.tolist(), False, pid in net.compartments, where)
+            _check_values(pid, col, False, pid in net.compartments, where)
         index = spec.index
         design = "rows"
         kinds = {pid: "rows" for pid in ids}
@@ -327,36 +339,33 @@ def scan_network(net: ReactionNetwork,
     p = np.tile(compiled.p0, (len(points), 1))
     columns = [list(compiled.parameter_ids).index(pid) for pid in ids]
     p[:, columns] = points
-    results = _solve_rows(compiled, p, settings, batch_size, progress, device) if len(p) else []
-    frame = result_frame(net, ids, points, p, results, index)
+    coords = coordinates(points, [kinds[i] for i in ids])
+    answers = solve_scan(compiled, p, coords, settings, confirm=confirm, confirm_n=confirm_n,
+                         batch_size=batch_size, seed=seed, progress=progress, device=device)
+    frame = result_frame(net, ids, points, p, answers, index)
     frame.attrs.update(model=where or "network", design=design, seed=seed, axes=kinds,
-                       sets=len(points), seconds=time.perf_counter() - start)
+                       sets=len(points), confirm=confirm, counts=answers.stats,
+                       seconds=time.perf_counter() - start)
     return frame
 
 
 def result_frame(net: ReactionNetwork, ids: Sequence[str], points: np.ndarray, p: np.ndarray,
-                 results: Sequence[SteadyStateResult], index: Any = None) -> "pd.DataFrame":
+                 answers: ScanAnswers, index: Any = None) -> "pd.DataFrame":
     """The scan's DataFrame from the solver's answers (species NaN unless verified)."""
     import pandas as pd  # the result is a DataFrame
 
-    rows = len(results)
-    n_state = net.n_state
-    x = np.full((rows, n_state), np.nan)
-    verified = np.zeros(rows, bool)
-    for k, r in enumerate(results):
-        if r.status in VERIFIED and r.state is not None:
-            x[k], verified[k] = r.state, True
+    rows = len(answers.status)
+    verified = np.isfinite(answers.state).all(axis=1) if rows else np.zeros(0, bool)
     data: dict[str, Any] = {pid: points[:, j] for j, pid in enumerate(ids)}
-    data["status"] = [r.status.value for r in results]
-    data["stable"] = pd.array([r.stable if v else None for r, v in zip(results, verified)],
-                              dtype="boolean")
-    data["residual"] = np.array([r.residual if v and r.residual is not None else np.nan
-                                 for r, v in zip(results, verified)], dtype=np.float64)
-    data["eigenvalues_max_real"] = np.array(
-        [r.max_real_eigenvalue if v and r.max_real_eigenvalue is not None else np.nan
-         for r, v in zip(results, verified)], dtype=np.float64)
-    conc = _Concentrations(net)(np.where(verified[:, None], x, 0.0), p) if rows else \
-        {s.id: np.zeros(0) for s in net.species}
+    data["status"] = answers.status.astype(str)
+    stable = pd.array(np.where(answers.stable == 1, True, False), dtype="boolean")
+    stable[answers.stable < 0] = pd.NA
+    data["stable"] = stable
+    data["residual"] = np.where(verified, answers.residual, np.nan)
+    data["eigenvalues_max_real"] = np.where(verified, answers.max_real, np.nan)
+    data["confirmed"] = answers.confirmed.astype(bool)
+    conc = _Concentrations(net)(np.where(verified[:, None], answers.state, 0.0), p) if rows \
+        else {s.id: np.zeros(0) for s in net.species}
     for sid, values in conc.items():
         name = sid if sid not in data else f"species:{sid}"
         data[name] = np.where(verified, values, np.nan)

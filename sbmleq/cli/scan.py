@@ -15,6 +15,7 @@ import typer
 from sbmleq.api import Session
 from sbmleq.cli.common import DebugOpt, Reporter, Sources, display, parse_timeout, streams
 from sbmleq.errors import InputError
+from sbmleq.general_scan import RESULT_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,6 +26,12 @@ OUT_SUFFIXES = (".csv", ".parquet")
 class Design(str, enum.Enum):
     grid = "grid"
     lhs = "lhs"
+
+
+class Confirm(str, enum.Enum):
+    sample = "sample"
+    all = "all"
+    none = "none"
 
 
 def _check_outputs(out_path: str | None, plot: str | None, n_axes: int) -> None:
@@ -57,7 +64,7 @@ def plot_scan(frame: "pd.DataFrame", ids: list[str], path: str,
     import matplotlib.pyplot as plt
 
     axes_kind = frame.attrs.get("axes", {})
-    skip = set(ids) | {"status", "stable", "residual", "eigenvalues_max_real"}
+    skip = set(ids) | set(RESULT_COLUMNS)
     names = [c for c in frame.columns if c not in skip]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     if len(ids) == 1:
@@ -122,14 +129,22 @@ class _Bar:
 def _summary(frame: "pd.DataFrame") -> str:
     counts = Counter(frame["status"])
     parts = ", ".join(f"{k} {v}" for k, v in counts.most_common())
+    extra, mode = frame.attrs.get("counts", {}), frame.attrs.get("confirm", "?")
+    how = f"confirm {mode}"
+    if mode == "sample" and extra.get("sample", 0) < len(frame):
+        how += f": {extra.get('sample', 0)} sampled"
+        if extra.get("confirmed_after"):
+            how += f", {extra['confirmed_after']} where the checks saw another branch"
     return (f"{frame.attrs.get('model', '')}: {len(frame)} sets ({parts}) in "
-            f"{frame.attrs.get('seconds', math.nan):.2f} s")
+            f"{frame.attrs.get('seconds', math.nan):.2f} s; confirmed by simulation: "
+            f"{int(frame['confirmed'].sum())} ({how})")
 
 
 def run_scan(model: str, sets: list[str], *, design: str = "grid", n: int = 1000,
              seed: int = 0, out_path: str | None = None, plot: str | None = None,
              species: str | None = None, batch: int = 512, timeout: float = 30.0,
-             debug: bool = False, out: TextIO | None = None, err: TextIO | None = None,
+             confirm: str = "sample", confirm_n: int | None = None, debug: bool = False,
+             out: TextIO | None = None, err: TextIO | None = None,
              stdin: TextIO | None = None) -> int:
     """``sbmleq scan``: returns the exit code (2 for a bad --set, design, output or model
     file; 3 when the model is not a reaction network sbmleq solves). Sets that do not settle
@@ -148,7 +163,7 @@ def run_scan(model: str, sets: list[str], *, design: str = "grid", n: int = 1000
         with Session(timeout=limit) as session:
             return session.scan(source, list(sets), name=name, engine="sbmleq", design=design,
                                 n=n, seed=seed, timeout=limit, batch_size=batch,
-                                progress=bar)
+                                progress=bar, confirm=confirm, confirm_n=confirm_n)
 
     try:
         frame, code = report.attempt(work, source=display(model))
@@ -198,11 +213,20 @@ def scan_command(
     timeout: Annotated[float, typer.Option(
         "--timeout", help="Seconds for each batch's vectorised solve and for each set's "
                           "fallback solve; 0 = no limit.")] = 30.0,
+    confirm: Annotated[Confirm, typer.Option(
+        "--confirm", help="Which answers a simulation from the initial state confirms: "
+                          "sample (a sample and the regions where it disagrees), all, none "
+                          "(verified fixed points by continuation). Column 'confirmed'.")
+    ] = Confirm.sample,
+    confirm_n: Annotated[int | None, typer.Option(
+        "--confirm-n", help="Sample size of --confirm sample (default: max(64, 0.5% of the "
+                            "sets)).")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Verified steady states over a parameter grid or Latin hypercube: one row per set with
-    the parameters, status, stability, residual, largest eigenvalue real part and every
-    species' concentration (empty unless verified)."""
+    the parameters, status, stability, residual, largest eigenvalue real part, whether a
+    simulation confirmed it, and every species' concentration (empty unless verified)."""
     raise typer.Exit(run_scan(model, set_, design=design.value, n=n, seed=seed,
                               out_path=out_path, plot=plot, species=species, batch=batch,
-                              timeout=timeout, debug=debug))
+                              timeout=timeout, confirm=confirm.value, confirm_n=confirm_n,
+                              debug=debug))

@@ -32,14 +32,15 @@ from sbmleq.core.compile import CompiledNetwork
 from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.core.solve.backends import NumpyBackend, make_backend
 from sbmleq.core.solve.chain import solve_system
+from sbmleq.core.solve.eigen import max_real_parts
 from sbmleq.core.solve.integrate import growing
 from sbmleq.core.solve.newton import ARMIJO, MAX_HALVINGS, STALL, TARGET, positive_step
 from sbmleq.core.solve.outcome import SolveSettings, SolveStatus, StageRecord, SteadyStateResult
 from sbmleq.core.solve.scale import ResidualScale
-from sbmleq.core.solve.system import (ReducedSystem, Reduction, as_compiled, classify, distance,
+from sbmleq.core.solve.system import (ReducedSystem, Reduction, as_compiled, distance,
                                       resolve_inputs, state_volumes)
 
-__all__ = ["solve_batch", "batched_newton", "batched_verify"]
+__all__ = ["solve_batch", "batched_newton", "batched_verify", "classify_many"]
 
 # ROS3 (Sandu et al. 1997: L-stable, 3 stages, order 3 with an embedded order-2 estimate), in
 # the form (I / (h gamma) - J) k_i = f(x + sum_j a_ij k_j) + sum_j c_ij k_j / h
@@ -56,22 +57,50 @@ NEWTON_EVERY = 20  # steps between two batched Newton runs for the items waiting
 
 
 class _Batch:
-    """The reduced systems of all items (arrays with a leading item axis)."""
+    """The reduced systems of all items (arrays with a leading item axis). When every item has
+    the same ``Z`` (no varied compartment size: a scan over rate constants), ``zt`` holds it
+    transposed and the maps to and from the reduced coordinates are single matrix products
+    instead of one small product per item."""
 
-    def __init__(self, compiled: CompiledNetwork, x0: np.ndarray, p: np.ndarray) -> None:
+    def __init__(self, compiled: CompiledNetwork, x0: np.ndarray, p: np.ndarray,
+                 scaler: ResidualScale | None = None) -> None:
         self.compiled, self.x0, self.p = compiled, x0, p
         self.red = Reduction.of(compiled)
-        self.scaler = ResidualScale(compiled)
+        self.scaler = scaler or ResidualScale(compiled)
         self.vol = state_volumes(compiled, p)
         self.totals = self.red.totals(x0, self.vol)
         self.offset, self.z = self.red.affine(self.vol, self.totals)
+        same = len(self.z) > 0 and bool(np.all(self.z == self.z[:1]))
+        self.zt = np.ascontiguousarray(self.z[0].T) if same else None
+        # shared Z: its ``keep`` rows are the identity, so J[keep] Z = J[keep, keep] +
+        # J[keep, dep] Z[dep] (a product with only the dependent columns)
+        self.z_dep = np.ascontiguousarray(self.z[0][self.red.dep]) if same else None
         self.k = self.red.n_species
         self.x0_size = np.max(np.abs(x0), axis=-1, initial=0.0)
         s0 = np.max(self.scaler.scale(x0, p, self.vol), axis=-1, initial=0.0)
         self.ref = np.where(np.isfinite(s0), s0, 0.0)  # throughput at x0 (residual floor)
 
     def full(self, y: np.ndarray, i: np.ndarray) -> np.ndarray:
+        if self.zt is not None:
+            return self.offset[i] + y @ self.zt
         return self.offset[i] + np.einsum("bnm,bm->bn", self.z[i], y)
+
+    def lift(self, dy: np.ndarray, i: np.ndarray) -> np.ndarray:
+        """The change of the full state of items ``i`` for a change ``dy`` of their reduced
+        coordinates (``Z dy``)."""
+        if self.zt is not None:
+            return dy @ self.zt
+        return np.einsum("bnm,bm->bn", self.z[i], dy)
+
+    def reduced(self, jac: np.ndarray, i: np.ndarray) -> np.ndarray:
+        """The reduced Jacobians ``J[keep] @ Z`` of items ``i`` from their full ones."""
+        top = np.take(jac, self.red.keep, axis=1)
+        if self.z_dep is None:
+            return top @ self.z[i]
+        out = np.take(top, self.red.keep, axis=2)
+        if len(self.red.dep):
+            out += np.take(top, self.red.dep, axis=2) @ self.z_dep
+        return out
 
     def residual(self, x: np.ndarray, i: np.ndarray, f: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +118,7 @@ def _polish(b: _Batch, be: NumpyBackend, g: np.ndarray, x: np.ndarray, y: np.nda
             f: np.ndarray, res: np.ndarray, species: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray]:
     keep = b.red.keep
-    jr = be.jacobian(x, b.p[g])[:, keep] @ b.z[g]
+    jr = b.reduced(be.jacobian(x, b.p[g]), g)
     y_new = _clip(y + be.solve(jr, -f[:, keep]), species)
     x_new = b.full(y_new, g)
     res_new = b.residual(x_new, g, be.rhs(x_new, b.p[g]))[0]
@@ -98,9 +127,12 @@ def _polish(b: _Batch, be: NumpyBackend, g: np.ndarray, x: np.ndarray, y: np.nda
 
 
 def batched_newton(b: _Batch, be: NumpyBackend, settings: SolveSettings, deadline: float,
-                   items: np.ndarray, x_start: np.ndarray
+                   items: np.ndarray, x_start: np.ndarray, polish: bool = True
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Damped Newton for ``items`` from ``x_start``: states, converged flags, iterations."""
+    """Damped Newton for ``items`` from ``x_start``: states, converged flags, iterations.
+    ``polish``: one more full step once converged (round-off accuracy, as the single chain);
+    without it an item stops at ``residual_tol * TARGET`` (a scan's continuation: a third
+    less work per set)."""
     keep, n = b.red.keep, len(items)
     species = b.red.keep_nonneg  # the coordinates kept >= 0 (not signed species)
     y = _clip(x_start[:, keep], species)
@@ -117,7 +149,7 @@ def batched_newton(b: _Batch, be: NumpyBackend, settings: SolveSettings, deadlin
         res, s = b.residual(x[i], g, f)
         done = res <= settings.residual_tol * TARGET
         converged[i[done]] = True
-        if done.any():  # one more full step, as newton.newton does: round-off accuracy
+        if polish and done.any():  # one more full step, as newton.newton: round-off accuracy
             d = i[done]
             y[d], x[d] = _polish(b, be, items[d], x[d], y[d], f[done], res[done], species)
         history = np.roll(history, 1, axis=0)
@@ -128,7 +160,7 @@ def batched_newton(b: _Batch, be: NumpyBackend, settings: SolveSettings, deadlin
         i, g, f, s = i[go], g[go], f[go], s[go]
         if not len(i) or it == settings.max_newton_iter or time.monotonic() > deadline:
             break
-        jr = be.jacobian(x[i], b.p[g])[:, keep] @ b.z[g]
+        jr = b.reduced(be.jacobian(x[i], b.p[g]), g)
         fr = f[:, keep]
         dy = be.solve(jr, -fr)
         w = 1.0 / (s[:, keep] + ResidualScale.floor(s, b.ref[g]))
@@ -157,6 +189,8 @@ def batched_verify(b: _Batch, be: NumpyBackend, x: np.ndarray, items: np.ndarray
     """:func:`system.verify` for ``items``: (state, ok, residual, max real part, stable)."""
     x = x.copy()
     n, pos = len(items), b.red.nonneg  # signed species may be negative
+    if n == 0:  # (torch's batched Jacobian fails on an empty batch)
+        return x, np.zeros(0, bool), np.zeros(0), np.zeros(0), []
     big = np.max(np.abs(x[:, pos]), axis=-1, initial=0.0)
     ok = np.isfinite(x).all(axis=-1)
     if pos.any():
@@ -166,17 +200,25 @@ def batched_verify(b: _Batch, be: NumpyBackend, x: np.ndarray, items: np.ndarray
     res = b.residual(safe, items, be.rhs(safe, b.p[items]))[0]
     cons = b.red.conservation_error(safe, b.vol[items], b.totals[items])
     ok &= (res <= settings.residual_tol) & (cons <= settings.conservation_tol)
-    jr = be.jacobian(safe, b.p[items])[:, b.red.keep] @ b.z[items]
+    jr = b.reduced(be.jacobian(safe, b.p[items]), items)
     ok &= np.isfinite(jr).all(axis=(-2, -1))
     max_real = np.full(n, np.nan)
-    stable: list[bool | None] = [None] * n
     good = np.flatnonzero(ok)
     if len(good):
-        eig = np.linalg.eigvals(jr[good]).real if b.red.m else np.full((len(good), 1), -np.inf)
-        max_real[good] = eig.max(axis=-1)
-        for q in good:
-            stable[q] = classify(float(max_real[q]), jr[q], settings)
-    return x, ok, res, max_real, stable
+        max_real[good] = max_real_parts(jr[good])
+    stable = classify_many(max_real, jr, ok, settings)
+    return x, ok, res, max_real, [None if s < 0 else bool(s) for s in stable.tolist()]
+
+
+def classify_many(max_real: np.ndarray, jr: np.ndarray, ok: np.ndarray,
+                  settings: SolveSettings) -> np.ndarray:
+    """:func:`system.classify` for a stack: 1 stable, 0 unstable, -1 marginal or not ``ok``."""
+    norm = np.max(np.sum(np.abs(jr), axis=-1), axis=-1, initial=0.0) if jr.size else \
+        np.zeros(len(jr))
+    tol = settings.eig_tol * np.maximum(np.where(np.isfinite(norm), norm, 0.0), 1e-300)
+    with np.errstate(invalid="ignore"):
+        out = np.where(max_real < -tol, 1, np.where(max_real > tol, 0, -1))
+    return np.where(ok, out, -1).astype(np.int8)
 
 
 class _Found:
@@ -224,7 +266,8 @@ def batched_reach(b: _Batch, be: NumpyBackend, found: _Found, settings: SolveSet
     atol = BATCH_ATOL * scale_x[:, None]
     unbounded, sensitive = np.zeros(n_items, bool), np.zeros(n_items, bool)
     norms: list[list[tuple[float, float]]] = [[] for _ in range(n_items)]
-    eye = np.eye(b.x0.shape[1])
+    keep = b.red.keep
+    eye = np.eye(b.red.m)
     wants = np.zeros(n_items, bool)  # items waiting for a Newton from their trajectory
     for step in range(min(settings.max_steps, BATCH_STEPS)):
         i = np.flatnonzero(alive & ~reached)
@@ -232,13 +275,16 @@ def batched_reach(b: _Batch, be: NumpyBackend, found: _Found, settings: SolveSet
             break
         p, hi = b.p[i], h[i, None]
         with np.errstate(all="ignore"):
-            inv = be.inverse(eye / (ROS3_GAMMA * hi[..., None]) - be.jacobian(x[i], p))
-            k1 = be.apply(inv, be.rhs(x[i], p))
-            f2 = be.rhs(x[i] + k1, p)  # a21 = a31 = 1, a32 = 0: stages 2 and 3 share it
+            # the stages in the reduced coordinates (the trajectory keeps its class): the same
+            # step as on the full state (k = Z k_y exactly), with m x m systems instead
+            jr = b.reduced(be.jacobian(x[i], p), i)
+            inv = be.inverse(eye / (ROS3_GAMMA * hi[..., None]) - jr)
+            k1 = be.apply(inv, be.rhs(x[i], p)[:, keep])
+            f2 = be.rhs(x[i] + b.lift(k1, i), p)[:, keep]  # a21 = a31 = 1, a32 = 0: shared
             k2 = be.apply(inv, f2 + ROS3_C[0] * k1 / hi)
             k3 = be.apply(inv, f2 + (ROS3_C[1] * k1 + ROS3_C[2] * k2) / hi)
-            new = x[i] + ROS3_M[0] * k1 + ROS3_M[1] * k2 + ROS3_M[2] * k3
-            est = ROS3_E[0] * k1 + ROS3_E[1] * k2 + ROS3_E[2] * k3
+            new = x[i] + b.lift(ROS3_M[0] * k1 + ROS3_M[1] * k2 + ROS3_M[2] * k3, i)
+            est = b.lift(ROS3_E[0] * k1 + ROS3_E[1] * k2 + ROS3_E[2] * k3, i)
             scale = atol[i] + BATCH_RTOL * np.maximum(np.abs(x[i]), np.abs(new))
             err = np.max(np.abs(est) / scale, axis=-1)
         fine = np.isfinite(err) & np.isfinite(new).all(axis=-1)
