@@ -285,7 +285,8 @@ def table(title: str, rows: dict[str, dict[str, Any]]) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, help="a general-model checkpoint (.pt)")
+    ap.add_argument("--model", default=str(ROOT / "sbmleq" / "checkpoints" / "general.npz"),
+                    help="a general-model file (.npz or .pt); default: the shipped one")
     ap.add_argument("--n", type=int, default=8, help="networks per family, size and spread")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--families", default=",".join(GENERATORS))
