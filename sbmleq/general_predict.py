@@ -10,29 +10,35 @@ dynamics reach the polished point (or finds the state they do reach: ``fallback`
 :class:`GeneralPrediction` reports both side by side: ``predicted`` (the learned numbers, never
 presented as the answer) and ``steady_state`` (the verified state; None when the dynamics do not
 settle to a verified stable state), with the seconds each part took.
+
+The network is compiled once for both: the model's physics steps evaluate the rate laws with
+the same :class:`~sbmleq.core.compile.CompiledNetwork` the solver uses (put into the
+predictor's structure cache when it has none for this structure), and the quick path's
+fallback chain works on the system the polish built.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from sbmleq.compare import finite
-from sbmleq.core.compile import compile_network
+from sbmleq.core.compile import CompiledNetwork, compile_network
 from sbmleq.core.reactions import ReactionNetwork
-from sbmleq.core.solve import SolveSettings, SolveStatus, solve_from_guess, solve_steady_state
+from sbmleq.core.solve import SolveSettings, SolveStatus, solve_from_guess
 from sbmleq.core.solve.outcome import OUTCOME_OF_STATUS, UNRESOLVED
 from sbmleq.general import GeneralSolveResult, concentrations_of, result_from
 from sbmleq.io.request import ModelSource
+from sbmleq.model.general_features import structure_digest
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["GeneralPrediction", "predict_network", "predict_source"]
+__all__ = ["GeneralPrediction", "predict_network", "predict_source", "shared_compile"]
 
 
 class GeneralPredictor(Protocol):
@@ -130,33 +136,41 @@ def predict_network(net: ReactionNetwork, predictor: GeneralPredictor, *,
     ``confirm=False``: a polished prediction that passes the solver's checks (residual,
     conservation class, sign, stable eigenvalues) is accepted without simulating (faster; in a
     multistable model it may be a stable state the dynamics do not reach); when it does not
-    pass, the full chain runs (``fallback``)."""
+    pass, the chain answers (``fallback``; :func:`~sbmleq.core.solve.solve_from_guess` with
+    ``quick``)."""
     settings = settings or SolveSettings()
     start = time.perf_counter()
+    compiled = shared_compile(net, predictor)
     probs, x_pred, ood = predictor.predict(net)
     predict_s = time.perf_counter() - start
     t0 = time.perf_counter()
-    compiled = compile_network(net)
     x_pred = np.asarray(x_pred, dtype=np.float64)
-    if confirm:
-        warm = solve_from_guess(compiled, x_pred, settings=settings)
-        solved, used = warm.result, warm.used_guess
-    else:
-        warm = solve_from_guess(compiled, x_pred, settings=replace(settings, stages=("newton",)))
-        solved, used = warm.result, warm.used_guess
-        if solved.status is not SolveStatus.STABLE:
-            solved, used = solve_steady_state(compiled, settings=settings), False
+    warm = solve_from_guess(compiled, x_pred, settings=settings, quick=not confirm)
     name = model or net.name or "network"
-    verified = result_from(name, net, solved, settings)
+    verified = result_from(name, net, warm.result, settings)
     verify_s = time.perf_counter() - t0
     return GeneralPrediction(
         model=name, checkpoint=getattr(predictor, "source", ""), probabilities=dict(probs),
         predicted=concentrations_of(net, x_pred, net.parameter_vector()),
         predicted_state=dict(zip(net.state_ids, map(float, x_pred))), verified=verified,
-        used_prediction=used, polish_iterations=warm.polish_iterations,
+        used_prediction=warm.used_guess, polish_iterations=warm.polish_iterations,
         out_of_distribution=bool(ood.flag), ood_reasons=list(ood.reasons),
         seconds_predict=predict_s, seconds_verify=verify_s,
         seconds=time.perf_counter() - start)
+
+
+def shared_compile(net: ReactionNetwork, predictor: Any) -> CompiledNetwork:
+    """``net`` compiled for the solver, and offered to the predictor's physics steps: both
+    predictors keep the compiled networks of the structures they have seen in ``_cache``
+    (:func:`~sbmleq.model.general_features.structure_digest` -> CompiledNetwork) and compile
+    on a miss, so seeding the miss with this one saves a compile (2-100 ms on the random
+    networks, as much as the polish). The solver always uses this network's own compile: a
+    cached one of another network with the same digest is never used here."""
+    compiled = compile_network(net)
+    cache = getattr(predictor, "_cache", None)
+    if isinstance(cache, dict):
+        cache.setdefault(structure_digest(net), compiled)
+    return compiled
 
 
 def predict_source(src: ModelSource, predictor: GeneralPredictor, *,

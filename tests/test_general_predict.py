@@ -8,10 +8,12 @@ import math
 import pytest
 import torch
 
-from sbmleq.api import load_network
+from sbmleq.api import DEFAULT_GENERAL_MODEL, load_network
 from sbmleq.core.solve import SolveStatus
 from sbmleq.general import solve_network
-from sbmleq.general_predict import predict_network
+from sbmleq.general_predict import predict_network, shared_compile
+from sbmleq.model.general_features import structure_digest
+from sbmleq.model.general_load import load_general_predictor
 from sbmleq.model.general_model import GeneralModelConfig, GeneralSteadyStateModel
 from sbmleq.model.general_predictor import GeneralPredictor, save_general_checkpoint
 from sbmleq.validation.truth import shipped_truth_path
@@ -92,3 +94,72 @@ def test_the_evaluation_script_runs_end_to_end(tmp_path, capsys) -> None:
     assert set(rnd["family"]) <= {"mass_action", "hill"}
     assert rnd["all"]["verified"] == 1.0  # the untrained model's guesses are never reported
     assert res["curated"]["models"] == 3
+
+
+def test_quick_mode_reports_the_fallback_and_the_chain_s_answer(predictor) -> None:
+    net = load_network(BRUSSELATOR).network
+    reference = solve_network(net)
+    out = predict_network(net, predictor, confirm=False)
+    assert out.fallback and not out.used_prediction
+    assert out.verified.status is reference.status is SolveStatus.OSCILLATION
+    d = out.to_dict()["verified"]
+    assert d["fallback"] is True and d["stages"][0]["name"] == "prediction"
+    assert [s["name"] for s in d["stages"][1:]] == [s["name"] for s in reference.stages]
+
+
+# the toggle switch started on either side: one structure, two attractors
+TOGGLE_V = TOGGLE.replace("u = 2; v = 0.1", "u = 0.1; v = 2")
+# E + S <-> C -> E + P, P -> S: one structure, one steady state per parameter set and class
+POOL = """
+model pool
+  J1: E + S -> C; kf*E*S - kr*C
+  J2: C -> E + P; kc*C
+  J3: P -> S; kp*P
+  kf = {kf}; kr = 1; kc = {kc}; kp = 0.3
+  E = {e}; S = 5; C = 0; P = 0
+end
+"""
+
+
+@pytest.fixture(scope="module")
+def physics_predictor():
+    pred = load_general_predictor(DEFAULT_GENERAL_MODEL)
+    assert pred.cfg.physics  # its physics steps use the compiled network the solver shares
+    return pred
+
+
+def test_the_compile_is_shared_with_the_predictor_but_never_another_network_s(
+        physics_predictor) -> None:
+    pred = physics_predictor
+    a, b = load_network(TOGGLE).network, load_network(TOGGLE_V).network
+    key = structure_digest(a)
+    assert structure_digest(b) == key
+    pred._cache.pop(key, None)
+    first = shared_compile(a, pred)
+    assert pred._cache[key] is first and first.network is a
+    second = shared_compile(b, pred)
+    assert second is not first and second.network is b  # the solver gets b's own values
+    assert pred._cache[key] is first  # the predictor's entry is not replaced
+
+
+@pytest.mark.parametrize("confirm", [True, False])
+def test_networks_of_one_structure_each_get_their_own_verified_answer(
+        physics_predictor, confirm) -> None:
+    pred = physics_predictor
+    pred._cache.clear()
+    if confirm:  # the reached attractor differs: confirmed answers must follow each network
+        nets = [load_network(TOGGLE).network, load_network(TOGGLE_V).network,
+                load_network(TOGGLE).network]
+    else:  # monostable: a quick answer is the one steady state of each network's class
+        nets = [load_network(POOL.format(kf=kf, kc=kc, e=e)).network
+                for kf, kc, e in ((2, 0.5, 1), (0.2, 2, 3), (2, 0.5, 1))]
+    answers = []
+    for net in nets:
+        out = predict_network(net, pred, confirm=confirm)
+        reference = solve_network(net)
+        assert out.verified.status is SolveStatus.STABLE
+        assert out.steady_state == pytest.approx(reference.concentrations, rel=1e-6, abs=1e-12)
+        answers.append(out.steady_state)
+    assert answers[0] != pytest.approx(answers[1], rel=1e-3)
+    assert answers[2] == pytest.approx(answers[0], rel=1e-9)
+    assert len(pred._cache) == 1  # one structure: compiled once for predictor and solver

@@ -10,10 +10,17 @@ generated functions (``CompiledNetwork._rates`` / ``_jac`` and its Jacobian asse
 :func:`~sbmleq.core.compile.compile_expressions` when they are missing) on Python floats
 with :mod:`math`.
 
+The residual scale (:class:`~sbmleq.core.solve.scale.ResidualScale`: every law's flux terms,
+another generated function) is evaluated the same way by :meth:`ScalarRates.scale`: Newton
+computes it at every iteration and every verification once per candidate, and with NumPy it
+was the costliest part of a Newton iteration (measured on 17 random networks of 17-32 species:
+0.84 ms per state with NumPy, 0.15 ms with floats, the same values to the last bit; the staged
+chain 7 % faster, median of 34 networks, every answer unchanged).
+
 Python floats raise where NumPy returns inf or NaN (a division by zero, ``exp`` overflow, the
 log of a negative number, a fractional power of a negative base): :meth:`ScalarRates.rates`
-then returns None and the caller evaluates the state with NumPy, so the values (inf, NaN) and
-what the solver does with them are unchanged.
+(and ``jacobian``, ``scale``) then return None and the caller evaluates the state with NumPy,
+so the values (inf, NaN) and what the solver does with them are unchanged.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from sbmleq.core.compile import CompiledNetwork, compile_expressions
+from sbmleq.core.solve.scale import ResidualScale
 
 __all__ = ["ScalarOps", "ScalarRates"]
 
@@ -135,3 +143,19 @@ class ScalarRates:
             flat_index, coeff = assemble()
             out[flat_index] = np.asarray(np.array(vals, dtype=np.float64) @ coeff).ravel()
         return out.reshape(n, n) / self._vol[:, None]
+
+    def scale(self, scaler: ResidualScale, x: np.ndarray) -> np.ndarray | None:
+        """:meth:`ResidualScale.scale` at ``x`` (one state; ``scaler`` of the same compiled
+        network) with floats, in the same order of operations; None where floats raise or
+        without ``volumes`` (then use NumPy)."""
+        if self._vol is None:
+            return None
+        try:
+            vals = scaler._terms(_values(self._x_keys, x.tolist()), self._p, ScalarOps)
+        except (ArithmeticError, ValueError, TypeError, AttributeError):
+            return None
+        g = np.abs(np.array(vals, dtype=np.float64)) @ scaler.sum_terms if vals else \
+            np.zeros(scaler.sum_terms.shape[1])
+        r = scaler.abs_n.shape[1]
+        species = (g[:r] @ scaler.abs_n.T) / self._vol[:scaler.k]
+        return np.concatenate([species, g[r:]])

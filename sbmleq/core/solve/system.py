@@ -245,6 +245,12 @@ class ReducedSystem:
         return top if np.isfinite(top) else 0.0
 
     def scale(self, x: np.ndarray) -> np.ndarray:
+        """The residual scale at ``x`` (one state: with Python floats, :mod:`.fast`)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 1 and self._scalar is not None:
+            s = self._scalar.scale(self.scaler, x)
+            if s is not None:
+                return s
         return self.scaler.scale(x, self.p, self.volumes)
 
     def residual(self, x: np.ndarray, f: np.ndarray | None = None) -> float:
