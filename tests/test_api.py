@@ -262,7 +262,7 @@ def test_out_of_class_goes_to_the_shipped_general_model(session):
 
 def test_out_of_class_is_a_result_not_an_exception():
     with Session(timeout=None, general_model=False) as life_only:
-        result = life_only.predict(OUT_OF_CLASS, check=True)
+        result = life_only.predict(OUT_OF_CLASS, check=True, warn=False)
     assert not result.in_class and result.exit_code == 3
     assert result.prediction is None and result.equilibrium_exists is None
     assert [r["reaction"] for r in result.out_of_class] == [None, "J1"]
