@@ -77,7 +77,6 @@ from sbmleq.core.solve.newton import newton, ptc  # noqa: E402
 from sbmleq.core.solve.system import ReducedSystem, verify  # noqa: E402
 from sbmleq.errors import SbmleqError  # noqa: E402
 from sbmleq.general import concentrations_of  # noqa: E402
-from sbmleq.general_predict import shared_compile  # noqa: E402
 from sbmleq.io.request import open_source  # noqa: E402
 from sbmleq.model.general_load import load_general_predictor  # noqa: E402
 from sbmleq.validation.general_rows import AGREE_REL_L1, rel_l1_over  # noqa: E402
@@ -144,8 +143,8 @@ class Arms:
     def A(self, net: Any) -> Run:
         self.cold()
         t0 = time.perf_counter()
-        compiled = shared_compile(net, self.predictor)
-        _, x, _ = self.predictor.predict(net)
+        compiled = compile_network(net)
+        _, x, _ = self.predictor.predict(net, compiled=compiled)
         t1 = time.perf_counter()
         warm = solve_from_guess(compiled, x, settings=self.settings, quick=True)
         r = warm.result
@@ -209,8 +208,8 @@ class Arms:
 
     def E(self, net: Any) -> Run:
         self.cold()
-        compiled = shared_compile(net, self.predictor)
-        _, x, _ = self.predictor.predict(net)
+        compiled = compile_network(net)
+        _, x, _ = self.predictor.predict(net, compiled=compiled)
         warm = solve_from_guess(compiled, x, settings=self.settings)
         r = warm.result
         ok = warm.polished is not None and warm.polished.ok and warm.polished.stable

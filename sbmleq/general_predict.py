@@ -12,9 +12,9 @@ presented as the answer) and ``steady_state`` (the verified state; None when the
 settle to a verified stable state), with the seconds each part took.
 
 The network is compiled once for both: the model's physics steps evaluate the rate laws with
-the same :class:`~sbmleq.core.compile.CompiledNetwork` the solver uses (put into the
-predictor's structure cache when it has none for this structure), and the quick path's
-fallback chain works on the system the polish built.
+the same :class:`~sbmleq.core.compile.CompiledNetwork` the solver uses (handed over as
+``predictor.predict(net, compiled=...)``), and the quick path's fallback chain works on the
+system the polish built.
 """
 
 from __future__ import annotations
@@ -33,12 +33,11 @@ from sbmleq.core.solve import SolveSettings, SolveStatus, solve_from_guess
 from sbmleq.core.solve.outcome import OUTCOME_OF_STATUS, UNRESOLVED
 from sbmleq.general import GeneralSolveResult, concentrations_of, result_from
 from sbmleq.io.request import ModelSource
-from sbmleq.model.general_features import structure_digest
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["GeneralPrediction", "predict_network", "predict_source", "shared_compile"]
+__all__ = ["GeneralPrediction", "predict_network", "predict_source"]
 
 
 class GeneralPredictor(Protocol):
@@ -46,7 +45,8 @@ class GeneralPredictor(Protocol):
 
     source: str
 
-    def predict(self, net: ReactionNetwork) -> tuple[dict[str, float], np.ndarray, Any]: ...
+    def predict(self, net: ReactionNetwork, *, compiled: CompiledNetwork | None = None
+                ) -> tuple[dict[str, float], np.ndarray, Any]: ...
 
 
 @dataclass
@@ -140,8 +140,8 @@ def predict_network(net: ReactionNetwork, predictor: GeneralPredictor, *,
     ``quick``)."""
     settings = settings or SolveSettings()
     start = time.perf_counter()
-    compiled = shared_compile(net, predictor)
-    probs, x_pred, ood = predictor.predict(net)
+    compiled = compile_network(net)  # one compile for the model's physics steps and the solver
+    probs, x_pred, ood = predictor.predict(net, compiled=compiled)
     predict_s = time.perf_counter() - start
     t0 = time.perf_counter()
     x_pred = np.asarray(x_pred, dtype=np.float64)
@@ -157,20 +157,6 @@ def predict_network(net: ReactionNetwork, predictor: GeneralPredictor, *,
         out_of_distribution=bool(ood.flag), ood_reasons=list(ood.reasons),
         seconds_predict=predict_s, seconds_verify=verify_s,
         seconds=time.perf_counter() - start)
-
-
-def shared_compile(net: ReactionNetwork, predictor: Any) -> CompiledNetwork:
-    """``net`` compiled for the solver, and offered to the predictor's physics steps: both
-    predictors keep the compiled networks of the structures they have seen in ``_cache``
-    (:func:`~sbmleq.model.general_features.structure_digest` -> CompiledNetwork) and compile
-    on a miss, so seeding the miss with this one saves a compile (2-100 ms on the random
-    networks, as much as the polish). The solver always uses this network's own compile: a
-    cached one of another network with the same digest is never used here."""
-    compiled = compile_network(net)
-    cache = getattr(predictor, "_cache", None)
-    if isinstance(cache, dict):
-        cache.setdefault(structure_digest(net), compiled)
-    return compiled
 
 
 def predict_source(src: ModelSource, predictor: GeneralPredictor, *,

@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from sbmleq.api import DEFAULT_GENERAL_MODEL, load_network
+from sbmleq.core.compile import compile_network
 from sbmleq.core.solve import SolveStatus
 from sbmleq.general import solve_network
-from sbmleq.general_predict import predict_network, shared_compile
+from sbmleq.errors import InputError
+from sbmleq.general_predict import predict_network
 from sbmleq.model.general_features import structure_digest
 from sbmleq.model.general_load import load_general_predictor
 from sbmleq.model.general_model import GeneralModelConfig, GeneralSteadyStateModel
@@ -132,14 +134,19 @@ def test_the_compile_is_shared_with_the_predictor_but_never_another_network_s(
         physics_predictor) -> None:
     pred = physics_predictor
     a, b = load_network(TOGGLE).network, load_network(TOGGLE_V).network
-    key = structure_digest(a)
-    assert structure_digest(b) == key
-    pred._cache.pop(key, None)
-    first = shared_compile(a, pred)
-    assert pred._cache[key] is first and first.network is a
-    second = shared_compile(b, pred)
-    assert second is not first and second.network is b  # the solver gets b's own values
-    assert pred._cache[key] is first  # the predictor's entry is not replaced
+    assert structure_digest(b) == structure_digest(a)
+    first, second = compile_network(a), compile_network(b)
+    assert first.network is a and second.network is b  # the solver gets each one's own values
+    pred._cache.clear()
+    xa = pred.predict(a, compiled=first)[1]
+    xb = pred.predict(b, compiled=second)[1]
+    assert not pred._cache  # handed over: the predictor's cache is neither read nor filled
+    # the physics steps read each network's own parameters: as without the shared compile
+    assert xa.tolist() == pred.predict(a)[1].tolist()
+    assert xb.tolist() == pred.predict(b)[1].tolist()
+    assert xa.tolist() != xb.tolist()
+    with pytest.raises(InputError, match="other state or parameter ids"):
+        pred.predict(a, compiled=compile_network(load_network(BRUSSELATOR).network))
 
 
 @pytest.mark.parametrize("confirm", [True, False])
@@ -162,4 +169,4 @@ def test_networks_of_one_structure_each_get_their_own_verified_answer(
         answers.append(out.steady_state)
     assert answers[0] != pytest.approx(answers[1], rel=1e-3)
     assert answers[2] == pytest.approx(answers[0], rel=1e-9)
-    assert len(pred._cache) == 1  # one structure: compiled once for predictor and solver
+    assert not pred._cache  # one compile per network, shared by the predictor and the solver

@@ -48,7 +48,7 @@ from sbmleq.core.solve.chain import solve_system
 from sbmleq.core.solve.newton import newton
 from sbmleq.core.solve.outcome import SolveSettings
 from sbmleq.core.solve.system import ReducedSystem
-from sbmleq.model.general_features import collate
+from sbmleq.model.general_features import collate, compile_key
 from sbmleq.model.general_model import GeneralModelConfig, GeneralSteadyStateModel, PhysicsRHS
 from sbmleq.model.general_seq import (SeqExample, SeqModelConfig, SeqVocab,
                                       SequenceSteadyStateModel, collate_seq, seq_example)
@@ -232,7 +232,8 @@ def untrained_iteration(items: Sequence[Item], n_iters: int, cache: dict,
         chunk = list(items[i:i + EVAL_BATCH])
         batch = collate([it.ex for it in chunk])
         s = batch.species_x.shape[1]
-        rhs = PhysicsRHS([it.net for it in chunk], batch, CPU, cache, [it.digest for it in chunk])
+        rhs = PhysicsRHS([it.net for it in chunk], batch, CPU, cache,
+                         [it.key or compile_key(it.net) for it in chunk])
         if y_start is None:
             y0 = start_from_initial(chunk, s)
         else:

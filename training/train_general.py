@@ -39,7 +39,8 @@ from sbmleq.core.reaction_generators import (GENERATORS, OUTCOMES, RNConfig, net
                                              sample_networks)
 from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.model.general_features import (GraphExample, collate, collate_targets,
-                                           network_features, structure_digest, targets)
+                                           compile_key, network_features, structure_digest,
+                                           targets)
 from sbmleq.model.general_model import (GeneralModelConfig, GeneralSteadyStateModel, PhysicsRHS,
                                         batch_tensors)
 from sbmleq.model.general_predictor import (build_from_payload, read_general_checkpoint,
@@ -55,7 +56,8 @@ class Item:
     mask: np.ndarray
     outcome: int
     state: np.ndarray | None
-    digest: str
+    digest: str  # structure digest: the train / val split
+    key: str = ""  # compile_key: which compiled rate laws the physics steps may share
 
 
 # ------------------------------------------------------------------ distributed
@@ -126,7 +128,7 @@ def make_items(records: Sequence[tuple[ReactionNetwork, Label]]) -> list[Item]:
         state = None if lab.outcome != "settles" or lab.state is None else np.array(lab.state)
         y, mask = targets(ex, state)
         out.append(Item(net, ex, y, mask, OUTCOMES.index(lab.outcome), state,
-                        structure_digest(net)))
+                        structure_digest(net), compile_key(net)))
     return out
 
 
@@ -154,7 +156,7 @@ def make_batch(items: Sequence[Item], device: torch.device, physics: bool,
            "y": torch.as_tensor(y, device=device),
            "mask": torch.as_tensor(m & settles[:, None], device=device)}
     rhs = (PhysicsRHS([it.net for it in items], batch, device, cache,
-                      [it.digest for it in items]) if physics else None)
+                      [it.key or compile_key(it.net) for it in items]) if physics else None)
     return batch_tensors(batch, device), tgt, rhs
 
 

@@ -32,7 +32,7 @@ from sbmleq.core.reactions import ReactionNetwork
 
 __all__ = ["FEATURE_VERSION", "SPECIES_FEATURES", "REACTION_FEATURES", "EDGE_FEATURES",
            "Y_CLIP", "GraphExample", "GraphBatch", "network_features", "targets",
-           "collate", "collate_targets", "to_concentrations", "structure_digest"]
+           "collate", "collate_targets", "to_concentrations", "structure_digest", "compile_key"]
 
 FEATURE_VERSION = 1
 FAMILY_SLOTS = tuple(FAMILIES) + ("unclassified",)
@@ -254,3 +254,13 @@ def to_concentrations(example: GraphExample, y: np.ndarray, n_state: int) -> np.
     ok = example.state_index >= 0
     x[example.state_index[ok]] = 10.0 ** (y[ok] + example.reference)
     return x
+
+
+def compile_key(net: ReactionNetwork) -> str:
+    """The key under which a compiled network may be reused for ``net``'s rates:
+    :func:`~sbmleq.model.general_features.structure_digest` plus the order of the state and
+    parameter vectors. The digest sorts parameter and compartment names, so two networks of one
+    structure can have one digest and differently ordered ``parameter_vector()`` s; a compile
+    shared between them would read each parameter at the other's position."""
+    order = "\x1f".join(net.state_ids) + "\x1e" + "\x1f".join(net.parameter_ids)
+    return structure_digest(net) + hashlib.sha1(order.encode()).hexdigest()[:8]

@@ -2,6 +2,7 @@
 
     pred = load_general_predictor("sbmleq/checkpoints/general.npz")
     probs, x, ood = pred.predict(net)     # as GeneralPredictor.predict
+    probs, x, ood = pred.predict(net, compiled=compile_network(net))  # a compile to share
 
 :class:`NumpyGeneralPredictor` has the interface of
 :class:`~sbmleq.model.general_predictor.GeneralPredictor` (``predict``, ``ood``, ``cfg``,
@@ -26,7 +27,8 @@ from sbmleq.model.general_config import (GeneralModelConfig, OutOfDistribution, 
                                          out_of_distribution, outcome_probabilities)
 from sbmleq.model.general_features import collate, network_features, to_concentrations
 from sbmleq.model.general_npz import read_general_npz
-from sbmleq.model.general_numpy import NumpyGeneralModel, NumpyPhysicsRHS
+from sbmleq.model.general_numpy import NumpyGeneralModel
+from sbmleq.model.general_numpy_rhs import NumpyPhysicsRHS, compile_key, physics_compile
 
 __all__ = ["NumpyGeneralPredictor", "load_general_predictor"]
 
@@ -41,31 +43,43 @@ class NumpyGeneralPredictor:
         self.source = source
         self.device = "cpu"
         self.meta = meta or {}
-        self._cache: dict[str, CompiledNetwork] = {}
+        self._cache: dict[str, CompiledNetwork] = {}  # compile_key -> compiled rate laws
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "NumpyGeneralPredictor":
+    def load(cls, path: str | os.PathLike, dtype: Any = np.float32) -> "NumpyGeneralPredictor":
         """Read and check a ``.npz`` export (:func:`~sbmleq.model.general_npz.read_general_npz`;
-        CheckpointError naming the file on anything wrong)."""
+        CheckpointError naming the file on anything wrong). ``dtype``: the Transformer's
+        arithmetic (:class:`~sbmleq.model.general_numpy.NumpyGeneralModel`)."""
         weights, cfg, meta = read_general_npz(path)
         recipe = meta.get("meta")
-        return cls(NumpyGeneralModel(weights, cfg), str(path),
+        return cls(NumpyGeneralModel(weights, cfg, dtype), str(path),
                    recipe if isinstance(recipe, dict) else {})
 
     def ood(self, net: ReactionNetwork, decades: float | None = None) -> OutOfDistribution:
         """Sizes, value spread and rate-law families against the training statistics."""
         return out_of_distribution(self.cfg, net, decades)
 
-    def predict(self, net: ReactionNetwork, x0: Any = None, n_iters: int | None = None
+    def predict(self, net: ReactionNetwork, x0: Any = None, n_iters: int | None = None,
+                compiled: CompiledNetwork | None = None
                 ) -> tuple[dict[str, float], np.ndarray, OutOfDistribution]:
         """(outcome probabilities, predicted state per ``net.state_ids`` in the network's
-        units, out-of-distribution flag); as :meth:`GeneralPredictor.predict`."""
+        units, out-of-distribution flag); as :meth:`GeneralPredictor.predict`.
+
+        ``compiled``: ``net``'s own :class:`~sbmleq.core.compile.CompiledNetwork` (e.g. the one
+        the solver verifying this prediction uses): the physics steps evaluate the rate laws
+        with it, at ``net``'s parameter values, instead of looking up (and on a miss compiling
+        into) the predictor's cache, which it neither reads nor fills. Its state and parameter
+        ids must be ``net``'s (InputError otherwise)."""
         check_positions(net, self.source)
+        own, keys = physics_compile(net, compiled, self.source)
         if x0 is not None:
             net = net.with_initial(x0)
         ex = network_features(net)
         batch = collate([ex])
-        rhs = NumpyPhysicsRHS([net], batch, self._cache) if self.cfg.physics else None
+        rhs = None
+        if self.cfg.physics:
+            rhs = NumpyPhysicsRHS([net], batch, own, keys) if own is not None else \
+                NumpyPhysicsRHS([net], batch, self._cache, [compile_key(net)])
         out = self.model.forward(batch, rhs=rhs, n_iters=n_iters)
         p = outcome_probabilities(out["logits"][0], self.cfg)  # softmax(logits / T)
         probs = {o: float(v) for o, v in zip(self.cfg.outcomes, p)}

@@ -36,7 +36,7 @@ from torch import nn
 from sbmleq.core.compile import CompiledNetwork, compile_network
 from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.model.general_config import GeneralModelConfig  # torch-free; re-exported here
-from sbmleq.model.general_features import GraphBatch, structure_digest
+from sbmleq.model.general_features import GraphBatch, compile_key
 
 __all__ = ["GeneralModelConfig", "GeneralSteadyStateModel", "PhysicsRHS", "batch_tensors"]
 
@@ -159,9 +159,11 @@ class GeneralSteadyStateModel(nn.Module):
 
 class PhysicsRHS:
     """The network's own rate laws at a batch of estimates ``y`` (normalised log10 per node),
-    for the physics arm. Items of one structure share one compiled network (``cache``: digest ->
-    CompiledNetwork) and one batched :meth:`~sbmleq.core.compile.CompiledNetwork.torch_rates`
-    call; ``keys``: the items' :func:`structure_digest` when already known.
+    for the physics arm. Items of one structure share one compiled network (``cache``:
+    compile_key -> CompiledNetwork) and one batched :meth:`~sbmleq.core.compile.CompiledNetwork.torch_rates`
+    call; ``keys``: the items' :func:`compile_key` when already known (the structure digest
+    alone is not enough: it sorts parameter names, and two networks with one digest can order
+    their parameter vectors differently).
 
     :meth:`balance` is ``log10(P_i / C_i)`` per state species, P and C the production and
     consumption ``sum_j max(+-N_ij v_j, 0)``: zero exactly where ``dx_i/dt = 0`` (0 for
@@ -172,7 +174,7 @@ class PhysicsRHS:
                  cache: dict[str, CompiledNetwork] | None = None,
                  keys: Sequence[str] | None = None):
         cache = {} if cache is None else cache
-        keys = [structure_digest(net) for net in nets] if keys is None else keys
+        keys = [compile_key(net) for net in nets] if keys is None else keys
         self.reference = torch.as_tensor(batch.reference, dtype=torch.float64, device=device)
         groups: dict[str, list[int]] = {}
         for i, key in enumerate(keys):

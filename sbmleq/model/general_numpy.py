@@ -1,31 +1,47 @@
 """NumPy inference for the general steady-state model: the fast cold-start path (no torch).
 
-It mirrors :class:`sbmleq.model.general_model.GeneralSteadyStateModel` (and its physics arm,
-:class:`~sbmleq.model.general_model.PhysicsRHS`) operation by operation, in float64, with the
-rate laws evaluated by :meth:`~sbmleq.core.compile.CompiledNetwork.rates` in place of
-``torch_rates``; ``tests/test_general_numpy.py`` checks both agree. Weights are the torch
-state dict's, by name (:func:`general_weight_shapes` lists them), read from a ``.npz`` export
+It computes what :class:`sbmleq.model.general_model.GeneralSteadyStateModel` (and its physics
+arm, :class:`~sbmleq.model.general_model.PhysicsRHS`) computes, with the rate laws evaluated by
+:meth:`~sbmleq.core.compile.CompiledNetwork.rates` in place of ``torch_rates``;
+``tests/test_general_numpy.py`` checks both agree. Weights are the torch state dict's, by name
+(:func:`general_weight_shapes` lists them), read from a ``.npz`` export
 (:mod:`sbmleq.model.general_npz`).
+
+Speed (docs/general-model.md, "NumPy forward speed"): the Transformer runs in float32 by
+default, as torch does, on weights prepared once at load: pre-transposed, the LayerNorm scale
+and shift folded into the matrix that follows it, the query scale folded into the fused QKV
+matrix, the encoder part of the physics gain MLP applied once per call instead of once per
+step. GELU uses a vectorised erfc (relative error < 1.2e-7, float32's own rounding) instead of
+libm's erf element by element. The physics iterates, the rate evaluations and the conserved-pool
+rescaling stay in float64. ``dtype=np.float64`` gives the float64 reference (exact erf).
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
+import threading
 from typing import Any
 
 import numpy as np
 
-from sbmleq.core.compile import CompiledNetwork, compile_network
-from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.model.general_config import GeneralModelConfig
-from sbmleq.model.general_features import GraphBatch, structure_digest
+from sbmleq.model.general_features import GraphBatch
+from sbmleq.model.general_numpy_rhs import (NumpyPhysicsRHS, compile_key, physics_compile,
+                                            symmetric_clip)
 
-__all__ = ["NumpyGeneralModel", "NumpyPhysicsRHS", "general_weight_shapes"]
+__all__ = ["NumpyGeneralModel", "NumpyPhysicsRHS", "general_weight_shapes", "compile_key",
+           "physics_compile"]
 
 _MATH_ERF = np.frompyfunc(math.erf, 1, 1)
 _SMALL_GELU = 1 << 20  # elements; above this (and once scipy is loaded) scipy.special.erf
+_SQRT_HALF = math.sqrt(0.5)
+_LN_HALF = math.log(0.5)
+_SCRATCH_KEEP = 64 << 20  # bytes of per-thread scratch kept between forward passes
+# erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z / 2), z >= 0: relative error < 1.2e-7
+# everywhere (Numerical Recipes' erfcc Chebyshev fit), highest coefficient first for Horner
+_ERFC = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806,
+         0.09678418, 0.37409196, 1.00002368, -1.26551223)
 
 
 def general_weight_shapes(cfg: GeneralModelConfig) -> dict[str, tuple[int, ...]]:
@@ -61,104 +77,262 @@ def general_weight_shapes(cfg: GeneralModelConfig) -> dict[str, tuple[int, ...]]
     return shapes
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
-    # torch's exact (erf) GELU. One network's activations go through libm's erf element by
-    # element, which spares a cold start the import of scipy.special (~0.3 s); both are exact.
+def _gelu_exact(x: np.ndarray, ws: "_Scratch | None" = None) -> np.ndarray:
+    # torch's exact (erf) GELU, float64. One network's activations go through libm's erf element
+    # by element, which spares a cold start the import of scipy.special (~0.3 s).
     if x.size <= _SMALL_GELU and "scipy.special" not in sys.modules:
-        return 0.5 * x * (1.0 + _MATH_ERF(x / math.sqrt(2.0)).astype(np.float64))
+        return 0.5 * x * (1.0 + _MATH_ERF(x * _SQRT_HALF).astype(np.float64))
     from scipy.special import erf  # large batches only
 
-    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+    return 0.5 * x * (1.0 + erf(x * _SQRT_HALF))
 
 
-def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * w + b
+def _gelu_fast(x: np.ndarray, ws: "_Scratch | None" = None) -> np.ndarray:
+    """Exact GELU ``x Phi(x)`` with the vectorised erfc, in ``x``'s dtype, into ``x`` (its
+    temporaries from ``ws``): ``e = Phi(-|x|) = erfc(|x|/sqrt 2)/2``, then ``x Phi(x) =
+    max(x, 0) - |x| e`` (both signs, no branch; the negative tail keeps its relative
+    accuracy)."""
+    def tmp(name: str) -> np.ndarray:
+        return np.empty_like(x) if ws is None else ws.get(name, x.shape, x.dtype)
+
+    a = np.abs(x, out=tmp("gelu_a"))
+    u = np.multiply(a, _SQRT_HALF, out=tmp("gelu_u"))  # |z|
+    t = np.multiply(u, 0.5, out=tmp("gelu_t"))
+    t += 1.0
+    np.reciprocal(t, out=t)
+    p = np.multiply(t, _ERFC[0], out=tmp("gelu_p"))
+    for c in _ERFC[1:-1]:
+        p += c
+        p *= t
+    p += _ERFC[-1] + _LN_HALF  # the 1/2 of Phi, inside the exp
+    np.square(u, out=u)
+    p -= u
+    np.exp(p, out=p)
+    p *= t  # Phi(-|x|)
+    p *= a
+    np.maximum(x, 0.0, out=x)
+    x -= p
+    return x
 
 
-def _softmax(a: np.ndarray) -> np.ndarray:
-    m = np.max(a, axis=-1, keepdims=True)
-    e = np.exp(a - np.where(np.isfinite(m), m, 0.0))
-    return e / e.sum(-1, keepdims=True)
+def _normalized(x: np.ndarray, ws: "_Scratch | None" = None, eps: float = 1e-5) -> np.ndarray:
+    """LayerNorm without its scale and shift (folded into the next matrix, or applied); into
+    ``ws``'s buffer when given."""
+    out = None if ws is None else ws.get("norm", x.shape, x.dtype)
+    xc = np.subtract(x, x.mean(-1, keepdims=True), out=out)
+    var = np.square(xc, out=None if ws is None else ws.get("norm_sq", x.shape, x.dtype))
+    var = var.mean(-1, keepdims=True)
+    var += eps
+    np.sqrt(var, out=var)
+    xc /= var
+    return xc
+
+
+class _Scratch:
+    """Named arrays reused by the layers of a forward pass (and, per thread, by later passes):
+    a fresh array of a few hundred kB is a fresh mapping from the system allocator, and
+    touching it page-faults (measured: 2,300 faults, half the time of a forward pass over 200
+    positions, before). Each name keeps one flat buffer, grown on demand; what :meth:`get`
+    returns is overwritten by the next call for that name."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        size = math.prod(shape)
+        buf = self.buffers.get(name)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = self.buffers[name] = np.empty(max(size, 1), dtype)
+        return buf[:size].reshape(shape)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self.buffers.values())
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * a))
 
 
+def _prepare(w: dict[str, np.ndarray], cfg: GeneralModelConfig,
+             dtype: np.dtype) -> dict[str, Any]:
+    """The weights as the forward pass uses them, worked out in float64 and then cast:
+    ``(W.T, b)`` per linear map; a LayerNorm's scale and shift folded into the matrix after it
+    (``(z s + c) @ A + b = z @ (s A) + (c @ A + b)``) and the attention's ``1/sqrt(dh)`` into
+    the query columns of the fused QKV matrix."""
+    def lin(name: str, norm: str | None = None, cols: Any = 1.0
+            ) -> tuple[np.ndarray, np.ndarray]:
+        a, b = w[f"{name}.weight"].T, w[f"{name}.bias"]
+        if norm is not None:
+            b = b + w[f"{norm}.bias"] @ a
+            a = a * w[f"{norm}.weight"][:, None]
+        return np.ascontiguousarray(a * cols, dtype=dtype), np.asarray(b * cols, dtype=dtype)
+
+    d, h = cfg.d_model, cfg.n_heads
+    prep: dict[str, Any] = {n: lin(n) for n in (
+        "embed_species.fc1", "embed_species.fc2", "embed_reaction.fc1", "embed_reaction.fc2",
+        "edge_bias", "y_head", "outcome_head.fc1", "outcome_head.fc2")}
+    prep["ln_f"] = (w["ln_f.weight"].astype(dtype), w["ln_f.bias"].astype(dtype))
+    qscale = np.concatenate([np.full(d, 1.0 / math.sqrt(d // h)), np.ones(2 * d)])
+    prep["blocks"] = [{"qkv": lin(f"blocks.{i}.qkv", f"blocks.{i}.ln1", qscale),
+                       "proj": lin(f"blocks.{i}.proj"),
+                       "fc1": lin(f"blocks.{i}.mlp.fc1", f"blocks.{i}.ln2"),
+                       "fc2": lin(f"blocks.{i}.mlp.fc2")} for i in range(cfg.n_layers)]
+    if cfg.physics:  # the gain MLP's first layer, split: encoder state | (balance, steps)
+        a, b = lin("step_mlp.fc1")
+        prep["step_h"], prep["step_f"], prep["step_b"] = a[:d], a[d:], b
+        prep["step_mlp.fc2"] = lin("step_mlp.fc2")
+    return prep
+
+
 class NumpyGeneralModel:
     """Inference-only :class:`GeneralSteadyStateModel` over a :class:`GraphBatch`
-    (``weights``: float64 arrays by state-dict name, checked against ``cfg``)."""
+    (``weights``: float64 arrays by state-dict name, checked against ``cfg``; ``dtype``: the
+    Transformer's arithmetic, float32 as torch's or float64 with the exact erf)."""
 
-    def __init__(self, weights: dict[str, np.ndarray], cfg: GeneralModelConfig):
+    def __init__(self, weights: dict[str, np.ndarray], cfg: GeneralModelConfig,
+                 dtype: Any = np.float32):
         self.w = weights
         self.cfg = cfg
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self._gelu = _gelu_fast if self.dtype == np.float32 else _gelu_exact
+        self._p = _prepare(weights, cfg, self.dtype)
+        self._scratch: dict[int, _Scratch] = {}  # per thread (threading.get_ident())
 
-    def _lin(self, name: str, x: np.ndarray) -> np.ndarray:
-        return x @ self.w[f"{name}.weight"].T + self.w[f"{name}.bias"]
+    @staticmethod
+    def _lin(ab: tuple[np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
+        y = x @ ab[0]
+        y += ab[1]
+        return y
 
     def _mlp(self, name: str, x: np.ndarray) -> np.ndarray:
-        return self._lin(f"{name}.fc2", _gelu(self._lin(f"{name}.fc1", x)))
+        return self._lin(self._p[f"{name}.fc2"], self._gelu(self._lin(self._p[f"{name}.fc1"], x)))
 
-    def _ln(self, name: str, x: np.ndarray) -> np.ndarray:
-        return _layer_norm(x, self.w[f"{name}.weight"], self.w[f"{name}.bias"])
-
-    def attention_bias(self, smask: np.ndarray, rmask: np.ndarray,
-                       edges: np.ndarray) -> list[np.ndarray]:
-        """One (B, H, L, L) additive bias per layer (-inf: masked), as the torch model's."""
+    def attention_plan(self, smask: np.ndarray, rmask: np.ndarray,
+                       edges: np.ndarray) -> dict[str, Any]:
+        """What the torch model's per-layer (B, H, L, L) additive bias amounts to, laid out for
+        :meth:`_attend`. Edge biases (layers, E, H) only at the E incident species-reaction
+        pairs ``pairs = (item, species, reaction)`` (the torch bias is 0 at every other pair).
+        The local heads attend along the incidence and to themselves: a sparse list of (query,
+        key) entries sorted by query (``query``, ``key``, segment ``starts``, their biases
+        ``local_bias`` (layers, entries, local heads), and ``item``, ``row``, ``col`` of each
+        within its item) in place of a mostly -inf matrix. The
+        global heads attend densely; ``global_mask`` (B, 1, L, L): -inf at padding keys (but
+        itself), None without padding."""
         b, s, r, _ = edges.shape
-        h, layers, n = self.cfg.n_heads, self.cfg.n_layers, s + r
-        n_local = self.cfg.n_local_heads
-        incid = edges[..., :4].max(-1) > 0  # (B, S, R): any role
-        eb = self._lin("edge_bias", edges) * incid[..., None]  # (B, S, R, H * layers)
-        eye = np.eye(n, dtype=bool)
-        adj = np.zeros((b, n, n), dtype=bool)
-        adj[:, :s, s:], adj[:, s:, :s] = incid, incid.transpose(0, 2, 1)
-        valid = np.concatenate([smask, rmask], 1)[:, None, :]  # keys
-        allowed = np.concatenate(
-            [np.broadcast_to(((adj & valid) | eye)[:, None], (b, n_local, n, n)),
-             np.broadcast_to((valid | eye)[:, None], (b, h - n_local, n, n))], 1)
-        out = []
-        for k in range(layers):
-            e = eb[..., k * h:(k + 1) * h]
-            bias = np.zeros((b, h, n, n))
-            bias[:, :, :s, s:] = e.transpose(0, 3, 1, 2)
-            bias[:, :, s:, :s] = e.transpose(0, 3, 2, 1)
-            out.append(np.where(allowed, bias, -np.inf))
+        h, layers, n, nl = self.cfg.n_heads, self.cfg.n_layers, s + r, self.cfg.n_local_heads
+        incid = np.maximum(np.maximum(edges[..., 0], edges[..., 1]),
+                           np.maximum(edges[..., 2], edges[..., 3])) > 0  # any role
+        item, sp, rx = pairs = np.nonzero(incid)  # padding has no edges
+        eb = self._lin(self._p["edge_bias"], edges[pairs].astype(self.dtype))  # (E, H*layers)
+        eb = np.ascontiguousarray(eb.reshape(-1, layers, h).transpose(1, 0, 2))
+        plan: dict[str, Any] = {"s": s, "pairs": pairs, "eb": eb[..., nl:], "global_mask": None}
+        valid = np.concatenate([smask, rmask], 1)
+        if not valid.all():
+            ok = valid[:, None, None, :] | np.eye(n, dtype=bool)
+            plan["global_mask"] = np.where(ok, 0.0, -np.inf).astype(self.dtype)
+        if nl:
+            own = np.arange(b * n)
+            q_sr, q_rs = item * n + sp, item * n + s + rx
+            query = np.concatenate([own, q_sr, q_rs])
+            order = np.argsort(query, kind="stable")
+            zeros = np.zeros((layers, b * n, nl), dtype=self.dtype)
+            key = np.concatenate([own, q_rs, q_sr])[order]
+            plan.update(query=query[order], key=key, starts=np.searchsorted(query[order], own),
+                        item=query[order] // n, row=query[order] % n, col=key % n,
+                        local_bias=np.concatenate([zeros, eb[..., :nl], eb[..., :nl]],
+                                                  1)[:, order])
+        return plan
+
+    def _attend(self, qkv: np.ndarray, plan: dict[str, Any], layer: int,
+                ws: _Scratch) -> np.ndarray:
+        """Multi-head attention of one layer, (B, L, 3 d) -> (B, L, d) (the queries come
+        scaled): local heads over the plan's sparse entries, global heads densely."""
+        b, n, _ = qkv.shape
+        h, nl, dt = self.cfg.n_heads, self.cfg.n_local_heads, self.dtype
+        dh = qkv.shape[-1] // (3 * h)
+        y = ws.get("att_y", (b, n, h, dh), dt)
+        heads = qkv.reshape(b, n, 3, h, dh)
+        if nl:
+            flat = qkv.reshape(b * n, 3, h, dh)
+            query, key, starts = plan["query"], plan["key"], plan["starts"]
+            a = np.einsum("ehd,ehd->eh", flat[query, 0, :nl], flat[key, 1, :nl])
+            a += plan["local_bias"][layer]
+            a -= np.maximum.reduceat(a, starts, axis=0)[query]  # each query sees itself
+            np.exp(a, out=a)
+            a /= np.add.reduceat(a, starts, axis=0)[query]
+            weights = ws.get("att_local", (b, nl, n, n), dt)  # the sparse softmax, laid out
+            if layer == 0:  # for one matmul (every layer writes the same entries)
+                weights.fill(0.0)
+            weights[plan["item"], :, plan["row"], plan["col"]] = a
+            y[:, :, :nl] = (weights @ heads[:, :, 2, :nl].transpose(0, 2, 1, 3)).transpose(
+                0, 2, 1, 3)
+        if nl < h:
+            q, k, v = heads[:, :, :, nl:].transpose(2, 0, 3, 1, 4)
+            a = np.matmul(q, k.swapaxes(-1, -2), out=ws.get("att_global", (b, h - nl, n, n), dt))
+            if plan["global_mask"] is not None:
+                a += plan["global_mask"]
+            item, sp, rx = plan["pairs"]
+            s, eb = plan["s"], plan["eb"][layer]
+            a[item, :, sp, rx + s] += eb  # (E, heads): the edge biases, both directions
+            a[item, :, rx + s, sp] += eb
+            m = a.max(-1, keepdims=True)
+            a -= np.where(np.isfinite(m), m, 0.0)
+            np.exp(a, out=a)
+            out = a @ v
+            out /= a.sum(-1, keepdims=True)  # softmax's normalisation, on the (L, dh) output
+            y[:, :, nl:] = out.transpose(0, 2, 1, 3)
+        return y.reshape(b, n, h * dh)
+
+    def _lin_into(self, ab: tuple[np.ndarray, np.ndarray], x: np.ndarray, ws: _Scratch,
+                  name: str) -> np.ndarray:
+        """``x @ W + b`` into ``ws``'s buffer ``name``."""
+        out = np.matmul(x, ab[0], out=ws.get(name, x.shape[:-1] + ab[0].shape[-1:], self.dtype))
+        out += ab[1]
         return out
 
-    def _block(self, i: int, x: np.ndarray, bias: np.ndarray) -> np.ndarray:
-        p = f"blocks.{i}"
-        b, n, d = x.shape
-        h = self.cfg.n_heads
-        dh = d // h
-        qkv = self._lin(f"{p}.qkv", self._ln(f"{p}.ln1", x))
-        q, k, v = qkv.reshape(b, n, 3, h, dh).transpose(2, 0, 3, 1, 4)
-        att = _softmax(q @ np.swapaxes(k, -1, -2) / math.sqrt(dh) + bias)
-        y = (att @ v).transpose(0, 2, 1, 3).reshape(b, n, d)
-        x = x + self._lin(f"{p}.proj", y)
-        return x + self._mlp(f"{p}.mlp", self._ln(f"{p}.ln2", x))
+    def _block(self, i: int, x: np.ndarray, plan: dict[str, Any], ws: _Scratch) -> None:
+        """Layer ``i`` on the residual stream ``x``, in place."""
+        blk = self._p["blocks"][i]
+        qkv = self._lin_into(blk["qkv"], _normalized(x, ws), ws, "qkv")  # ln1, 1/sqrt(dh) in
+        x += self._lin_into(blk["proj"], self._attend(qkv, plan, i, ws), ws, "out")
+        hidden = self._lin_into(blk["fc1"], _normalized(x, ws), ws, "hidden")  # ln2 folded in
+        x += self._lin_into(blk["fc2"], self._gelu(hidden, ws), ws, "out")
+
+    def _workspace(self) -> _Scratch:
+        """This thread's scratch buffers (kept between calls up to :data:`_SCRATCH_KEEP`)."""
+        return self._scratch.setdefault(threading.get_ident(), _Scratch())
 
     def forward(self, batch: GraphBatch, rhs: "NumpyPhysicsRHS | None" = None,
                 n_iters: int | None = None) -> dict[str, Any]:
-        """``{"logits": (B, n_outcomes), "y": (B, S), "y_direct": (B, S), "ys": [...]}``; with
-        ``physics`` and an ``rhs``, ``y`` is the last iterate (as the torch model)."""
+        """``{"logits": (B, n_outcomes), "y": (B, S), "y_direct": (B, S), "ys": [...]}``
+        (float64); with ``physics`` and an ``rhs``, ``y`` is the last iterate (as the torch
+        model)."""
+        dt = self.dtype
         smask, rmask = batch.species_mask, batch.reaction_mask
         s = batch.species_x.shape[1]
-        x = np.concatenate([self._mlp("embed_species", batch.species_x.astype(np.float64)),
-                            self._mlp("embed_reaction", batch.reaction_x.astype(np.float64))], 1)
-        biases = self.attention_bias(smask, rmask, batch.edges.astype(np.float64))
-        for i, bias in enumerate(biases):
-            x = self._block(i, x, bias)
-        x = self._ln("ln_f", x)
+        x = np.concatenate([self._mlp("embed_species", batch.species_x.astype(dt)),
+                            self._mlp("embed_reaction", batch.reaction_x.astype(dt))], 1)
+        plan = self.attention_plan(smask, rmask, batch.edges)
+        ws = self._workspace()
+        try:
+            for i in range(self.cfg.n_layers):
+                self._block(i, x, plan, ws)
+        finally:
+            if ws.nbytes > _SCRATCH_KEEP:  # a large network's buffers are not kept
+                self._scratch.pop(threading.get_ident(), None)
+        x = _normalized(x)
+        x *= self._p["ln_f"][0]
+        x += self._p["ln_f"][1]
         valid = np.concatenate([smask, rmask], 1)
-        vf = valid[..., None].astype(np.float64)
+        vf = valid[..., None].astype(dt)
         mean = (x * vf).sum(1) / np.maximum(vf.sum(1), 1.0)
         mx = np.where(valid[..., None], x, -np.inf).max(1)
-        logits = self._mlp("outcome_head", np.concatenate([mean, mx], -1))
+        logits = self._mlp("outcome_head", np.concatenate([mean, mx], -1)).astype(np.float64)
         hs = x[:, :s]
-        y = np.where(smask, self._lin("y_head", hs)[..., 0], 0.0)
+        y = np.where(smask, self._lin(self._p["y_head"], hs)[..., 0].astype(np.float64), 0.0)
         out: dict[str, Any] = {"logits": logits, "y_direct": y, "ys": [y]}
         if self.cfg.physics and rhs is not None:
             out["ys"] += self.refine(hs, y, batch.state_mask, rhs, n_iters or self.cfg.n_iters)
@@ -169,100 +343,23 @@ class NumpyGeneralModel:
     def refine(self, hs: np.ndarray, y: np.ndarray, move: np.ndarray, rhs: "NumpyPhysicsRHS",
                n_iters: int) -> list[np.ndarray]:
         """The physics iterates from ``y``: ``y += gain * balance``, then the conserved pools
-        rescaled (:meth:`GeneralSteadyStateModel.refine`; float64 here where torch keeps the
-        iterates in float32, so the two drift apart by ~1e-6 decades per step)."""
+        rescaled (:meth:`GeneralSteadyStateModel.refine`). The iterates are float64 here where
+        torch keeps them in float32, so the two drift apart by ~1e-6 decades per step; the gain
+        MLP runs in the model's dtype, its encoder part (``hs @ W``) once for all steps."""
+        p = self._p
         move = move.astype(np.float64)
+        encoded = self._lin((p["step_h"], p["step_b"]), hs.astype(self.dtype))
         step = prev = np.zeros_like(y)
         y = rhs.project(y)
         ys = [y]
         for _ in range(n_iters):
             b = rhs.balance(y)
-            feats = np.clip(np.stack([b, step, prev], -1), -3.0, 3.0)
-            gain = 2.0 * _sigmoid(self._mlp("step_mlp", np.concatenate([hs, feats], -1))[..., 0])
+            feats = symmetric_clip(np.stack([b, step, prev], -1), 3.0).astype(self.dtype)
+            hidden = feats @ p["step_f"]
+            hidden += encoded
+            logit = self._lin(p["step_mlp.fc2"], self._gelu(hidden))[..., 0]
+            gain = 2.0 * _sigmoid(logit.astype(np.float64))
             prev, step = step, gain * b * move
-            y = rhs.project(np.clip(y + step, -30.0, 30.0))
+            y = rhs.project(symmetric_clip(y + step, 30.0))
             ys.append(y)
         return ys
-
-
-class NumpyPhysicsRHS:
-    """:class:`~sbmleq.model.general_model.PhysicsRHS` in NumPy: the network's own rate laws
-    at a batch of estimates ``y`` (one :meth:`CompiledNetwork.rates` call per structure;
-    ``cache``: digest -> CompiledNetwork, shared across calls)."""
-
-    def __init__(self, nets: Sequence[ReactionNetwork], batch: GraphBatch,
-                 cache: dict[str, CompiledNetwork] | None = None,
-                 keys: Sequence[str] | None = None):
-        cache = {} if cache is None else cache
-        keys = [structure_digest(net) for net in nets] if keys is None else keys
-        self.reference = np.asarray(batch.reference, dtype=np.float64)
-        groups: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            groups.setdefault(key, []).append(i)
-        self.groups: list[dict[str, Any]] = []
-        for key, rows in groups.items():
-            if key not in cache:
-                cache[key] = compile_network(nets[rows[0]])
-            net = nets[rows[0]]
-            idx = batch.state_index[rows[0]]
-            nodes = np.flatnonzero(idx >= 0)
-            k = len(net.state_species)
-            species_nodes = nodes[idx[nodes] < k]  # nodes of state species (not rate rules)
-            laws = net.conservation.matrix.astype(np.float64) if k else np.zeros((0, 0))
-            keep = [j for j in range(laws.shape[0]) if (laws[j] >= 0).all()]
-            totals = np.stack([np.atleast_1d(nets[i].conserved_totals())[keep] for i in rows]) \
-                if keep else np.zeros((len(rows), 0))
-            self.groups.append({
-                "compiled": cache[key], "rows": np.asarray(rows, dtype=np.int64),
-                "nodes": nodes, "pos": idx[nodes], "snodes": species_nodes,
-                "spos": idx[species_nodes],
-                "p": np.stack([nets[i].parameter_vector() for i in rows]).astype(np.float64),
-                "vol": np.stack([np.asarray(nets[i].volumes[:k], dtype=np.float64)
-                                 for i in rows]),
-                "n": np.asarray(net.stoichiometry, dtype=np.float64), "laws": laws[keep],
-                "totals": totals.astype(np.float64)})
-
-    @staticmethod
-    def _state(g: dict[str, Any], logx: np.ndarray) -> np.ndarray:
-        x = np.zeros((len(g["rows"]), g["compiled"].n_state))
-        x[:, g["pos"]] = 10.0 ** logx[g["rows"]][:, g["nodes"]]
-        return x
-
-    def _logx(self, y: np.ndarray) -> np.ndarray:
-        return np.clip(y.astype(np.float64) + self.reference[:, None], -30.0, 30.0)
-
-    def balance(self, y: np.ndarray) -> np.ndarray:
-        """``log10(P_i / C_i)`` per state species node (0 elsewhere), clipped to +-3."""
-        out = np.zeros(y.shape)
-        logx = self._logx(y)
-        tiny = 1e-300
-        with np.errstate(all="ignore"):
-            for g in self.groups:
-                v = g["compiled"].rates(self._state(g, logx), g["p"])[..., :g["n"].shape[1]]
-                flux = g["n"][None] * v[:, None, :]  # (g, k, R) amounts per time
-                prod = np.maximum(flux, 0.0).sum(-1)
-                cons = np.maximum(-flux, 0.0).sum(-1)
-                b = np.clip(np.log10(prod + tiny) - np.log10(cons + tiny), -3.0, 3.0)
-                b = np.where((prod > 0) | (cons > 0), b, 0.0)
-                out[g["rows"][:, None], g["snodes"][None, :]] = b[:, g["spos"]]
-        return np.nan_to_num(out, nan=0.0)
-
-    def project(self, y: np.ndarray) -> np.ndarray:
-        """``y`` with each kept conservation law's species scaled to its initial total."""
-        shift = np.zeros(y.shape)
-        logx = self._logx(y)
-        with np.errstate(all="ignore"):
-            for g in self.groups:
-                if not g["laws"].shape[0]:
-                    continue
-                lx = logx[g["rows"]][:, g["snodes"]]  # (g, m) of the state species nodes
-                d = np.zeros_like(lx)
-                for j in range(g["laws"].shape[0]):
-                    coef = g["laws"][j][g["spos"]]  # (m,)
-                    amount = (coef * g["vol"][:, g["spos"]] * 10.0 ** (lx + d)).sum(-1)
-                    total = g["totals"][:, j]
-                    ratio = np.log10(np.maximum(total, 1e-300) / np.maximum(amount, 1e-300))
-                    ratio = np.where(total > 0, ratio, 0.0)
-                    d = d + ratio[:, None] * (coef > 0)
-                shift[g["rows"][:, None], g["snodes"][None, :]] = d
-        return y + np.clip(np.nan_to_num(shift, nan=0.0), -30.0, 30.0)

@@ -3,6 +3,7 @@
     pred = GeneralPredictor.load("runs/general/model.pt")
     probs, x, ood = pred.predict(net)     # {"settles": .., "oscillates": .., "grows": ..},
                                           # x per net.state_ids, OutOfDistribution(flag, reasons)
+    pred.predict(net, compiled=compiled)  # the physics steps on a compile the caller shares
 
 Checkpoints are ``.pt`` files read with ``torch.load(weights_only=True)`` (no pickled code
 runs): ``{"format", "config" (GeneralModelConfig as a dict), "model" (state dict),
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sbmleq.core.compile import CompiledNetwork
 from sbmleq.core.reactions import ReactionNetwork
 from sbmleq.errors import CheckpointError
 from sbmleq.model.checkpoint import load_torch_safe, save_torch_atomic
@@ -31,6 +33,7 @@ from sbmleq.model.general_config import (GENERAL_FORMAT, MAX_POSITIONS, OutOfDis
 from sbmleq.model.general_features import collate, network_features, to_concentrations
 from sbmleq.model.general_model import (GeneralModelConfig, GeneralSteadyStateModel, PhysicsRHS,
                                         batch_tensors)
+from sbmleq.model.general_numpy_rhs import compile_key, physics_compile
 
 __all__ = ["GENERAL_FORMAT", "MAX_POSITIONS", "OutOfDistribution", "GeneralPredictor",
            "save_general_checkpoint", "read_general_checkpoint", "build_from_payload"]
@@ -95,7 +98,7 @@ class GeneralPredictor:
         self.source = source
         self.device = torch.device(device)
         self.meta = meta or {}
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Any] = {}  # compile_key -> compiled rate laws
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> "GeneralPredictor":
@@ -108,19 +111,30 @@ class GeneralPredictor:
         return out_of_distribution(self.cfg, net, decades)
 
     @torch.no_grad()
-    def predict(self, net: ReactionNetwork, x0: Any = None, n_iters: int | None = None
+    def predict(self, net: ReactionNetwork, x0: Any = None, n_iters: int | None = None,
+                compiled: CompiledNetwork | None = None
                 ) -> tuple[dict[str, float], np.ndarray, OutOfDistribution]:
         """(outcome probabilities, predicted state per ``net.state_ids`` in the network's
         units, out-of-distribution flag). ``x0``: initial values (by state id or a vector).
         The probabilities are ``softmax(logits / T)``, T the checkpoint's calibrated outcome
         temperature (1 when it has none). More than :data:`MAX_POSITIONS` species + reactions
-        is an InputError."""
+        is an InputError.
+
+        ``compiled``: ``net``'s own :class:`~sbmleq.core.compile.CompiledNetwork` (e.g. the
+        one the solver verifying this prediction uses): the physics steps evaluate the rate laws
+        with it, at ``net``'s parameter values, instead of looking up (and on a miss compiling
+        into) the predictor's cache, which it neither reads nor fills. Its state and parameter
+        ids must be ``net``'s (InputError otherwise)."""
         check_positions(net, self.source)
+        own, keys = physics_compile(net, compiled, self.source)
         if x0 is not None:
             net = net.with_initial(x0)
         ex = network_features(net)
         batch = collate([ex])
-        rhs = PhysicsRHS([net], batch, self.device, self._cache) if self.cfg.physics else None
+        rhs = None
+        if self.cfg.physics:  # cached compiles keyed by structure *and* parameter order
+            rhs = PhysicsRHS([net], batch, self.device, own, keys) if own is not None else \
+                PhysicsRHS([net], batch, self.device, self._cache, [compile_key(net)])
         out = self.model(**batch_tensors(batch, self.device), rhs=rhs, n_iters=n_iters)
         t = outcome_temperature(self.cfg)
         p = torch.softmax(out["logits"].float() / t, -1)[0].cpu().numpy()
