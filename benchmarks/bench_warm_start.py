@@ -1,7 +1,7 @@
 """Warm start: time to a verified answer with the learned prediction, against the chain without it.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
-    .venv/bin/python benchmarks/bench_warm_start.py [--model /work/runs/general_c/general_2200.npz]
+    .venv/bin/python benchmarks/bench_warm_start.py [--model sbmleq/checkpoints/general.npz]
         [--n 4] [--families mass_action,hill,...] [--sizes 2-16,17-32,33-64] [--decades 2,4,6]
         [--seed 11] [--no-random] [--curated] [--curated-limit 40] [--truth FILE] [--corpus DIR]
         [--repeats 3] [--timeout 30] [--max-item-seconds 60] [--arms A,A0,B,C,D,E]
@@ -83,7 +83,7 @@ from sbmleq.validation.general_rows import AGREE_REL_L1, rel_l1_over  # noqa: E4
 from sbmleq.validation.truth import read_truth, truth_kind  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = Path("/work/runs/general_c/general_2200.npz")
+MODEL = ROOT / "sbmleq" / "checkpoints" / "general.npz"  # the shipped general model
 ARMS = {"A": "quick, learned", "A0": "quick, learned (before)", "B": "Newton x0, quick",
         "C": "PTC x0, quick", "D": "chain (reference)", "E": "confirmed, learned"}
 STATUS = {"settles": SolveStatus.STABLE, "oscillates": SolveStatus.OSCILLATION,
