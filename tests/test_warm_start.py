@@ -206,3 +206,34 @@ def test_where_floats_raise_the_scale_is_numpy_s() -> None:
         got = system.scale(x)
     assert not np.all(np.isfinite(expected))
     np.testing.assert_array_equal(got, expected)  # inf / NaN, as NumPy says
+
+
+def test_the_reached_guess_is_confirmed_by_the_batched_integration(toggle) -> None:
+    truth = solve_steady_state(toggle)
+    warm = solve_from_guess(toggle, truth.state * 1.02)
+    names = [s.name for s in warm.result.stages]
+    assert names == ["prediction", "integrate (ROS3)"] and warm.used_guess
+    assert warm.result.stages[1].outcome.startswith("reached at t=")
+    assert warm.result.reached_state is not None
+    # the trajectory's end is near the answer (within the chain's ball), not elsewhere
+    rel = np.abs(warm.result.reached_state - truth.state) / np.abs(truth.state)
+    assert rel.max() < 0.05
+
+
+def test_a_confirmed_prediction_does_not_import_scipy_when_the_trajectory_reaches_it() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from sbmleq.api import load_network; "
+            "from sbmleq.core.solve import solve_steady_state, solve_from_guess, SolveSettings; "
+            "from antimony_models import TOGGLE; net = load_network(TOGGLE).network; "
+            "s = SolveSettings(stages=('newton',)); x = solve_steady_state(net, settings=s).state; "
+            "w = solve_from_guess(net, x); "
+            "print(w.result.stages[-1].name, 'scipy.integrate' in sys.modules)")
+    here = Path(__file__).parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=here.parent,
+                         env={**os.environ, "PYTHONPATH": f"{here.parent}:{here}"})
+    assert out.stdout.split()[-3:] == ["integrate", "(ROS3)", "False"], out.stdout + out.stderr
