@@ -51,10 +51,7 @@ def print_general_solve(out: "Console", result: GeneralSolveResult) -> None:
         for sid, value in values.items():
             table.add_row(sid, fmt(value))
         out.print(table)
-    for law in result.conserved_totals[:10]:
-        terms = " + ".join(f"{c}*{s}" if c != 1 else s
-                           for s, c in zip(law["species"], law["coefficients"]))
-        out.print(f"conserved: {terms} = {fmt(law['total'])} (amount)")
+    _print_conserved(out, result.conserved_totals)
     out.print()
 
 
@@ -150,8 +147,13 @@ def print_general_prediction(out: "Console", pred: GeneralPrediction,
             cells += [fmt(rr), fmt(diff, 3)]
         table.add_row(*cells)
     out.print(table)
-    for law in v.conserved_totals[:10]:
+    _print_conserved(out, v.conserved_totals)
+    out.print()
+
+
+def _print_conserved(out: "Console", totals: Sequence[dict]) -> None:
+    """The first ten conservation laws with their totals, one line each."""
+    for law in totals[:10]:
         terms = " + ".join(f"{c}*{s}" if c != 1 else s
                            for s, c in zip(law["species"], law["coefficients"]))
         out.print(f"conserved: {terms} = {fmt(law['total'])} (amount)")
-    out.print()

@@ -28,7 +28,7 @@ from sbmleq.model.general_config import (GeneralModelConfig, OutOfDistribution, 
 from sbmleq.model.general_features import collate, network_features, to_concentrations
 from sbmleq.model.general_npz import read_general_npz
 from sbmleq.model.general_numpy import NumpyGeneralModel
-from sbmleq.model.general_numpy_rhs import NumpyPhysicsRHS, compile_key, physics_compile
+from sbmleq.model.general_numpy_rhs import NumpyPhysicsRHS, physics_compile
 
 __all__ = ["NumpyGeneralPredictor", "load_general_predictor"]
 
@@ -71,15 +71,14 @@ class NumpyGeneralPredictor:
         into) the predictor's cache, which it neither reads nor fills. Its state and parameter
         ids must be ``net``'s (InputError otherwise)."""
         check_positions(net, self.source)
-        own, keys = physics_compile(net, compiled, self.source)
         if x0 is not None:
             net = net.with_initial(x0)
+        cache, keys = physics_compile(net, compiled, self.source, self._cache)
         ex = network_features(net)
         batch = collate([ex])
         rhs = None
         if self.cfg.physics:
-            rhs = NumpyPhysicsRHS([net], batch, own, keys) if own is not None else \
-                NumpyPhysicsRHS([net], batch, self._cache, [compile_key(net)])
+            rhs = NumpyPhysicsRHS([net], batch, cache, keys)
         out = self.model.forward(batch, rhs=rhs, n_iters=n_iters)
         p = outcome_probabilities(out["logits"][0], self.cfg)  # softmax(logits / T)
         probs = {o: float(v) for o, v in zip(self.cfg.outcomes, p)}

@@ -25,15 +25,16 @@ from sbmleq.model.general_features import GraphBatch, compile_key
 __all__ = ["NumpyPhysicsRHS", "compile_key", "physics_compile", "symmetric_clip"]
 
 
-def physics_compile(net: ReactionNetwork, compiled: CompiledNetwork | None,
-                    source: str) -> tuple[dict[str, CompiledNetwork] | None, list[str] | None]:
-    """The ``(cache, keys)`` the physics steps get for a caller's ``compiled`` (both predictors):
-    None, None to use the predictor's structure cache; otherwise a one-entry cache holding
-    ``compiled``, which must be a compile of ``net``'s structure with the same state and
-    parameter order (an InputError naming ``source`` otherwise), so ``net``'s own parameter
-    vector is read at the right positions."""
+def physics_compile(net: ReactionNetwork, compiled: CompiledNetwork | None, source: str,
+                    cache: dict[str, CompiledNetwork]
+                    ) -> tuple[dict[str, CompiledNetwork], list[str]]:
+    """The ``(cache, keys)`` the physics steps of ``net`` get (both predictors): without a
+    caller's ``compiled``, the predictor's ``cache`` under :func:`compile_key`; otherwise a
+    one-entry cache holding ``compiled``, which must be a compile of ``net``'s structure with
+    the same state and parameter order (an InputError naming ``source`` otherwise), so
+    ``net``'s own parameter vector is read at the right positions."""
     if compiled is None:
-        return None, None
+        return cache, [compile_key(net)]
     if (compiled.network is not net and (tuple(compiled.state_ids), tuple(compiled.parameter_ids))
             != (tuple(net.state_ids), tuple(net.parameter_ids))):
         raise InputError("the compiled network given to predict() has other state or parameter "

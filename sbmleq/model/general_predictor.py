@@ -33,7 +33,7 @@ from sbmleq.model.general_config import (GENERAL_FORMAT, MAX_POSITIONS, OutOfDis
 from sbmleq.model.general_features import collate, network_features, to_concentrations
 from sbmleq.model.general_model import (GeneralModelConfig, GeneralSteadyStateModel, PhysicsRHS,
                                         batch_tensors)
-from sbmleq.model.general_numpy_rhs import compile_key, physics_compile
+from sbmleq.model.general_numpy_rhs import physics_compile
 
 __all__ = ["GENERAL_FORMAT", "MAX_POSITIONS", "OutOfDistribution", "GeneralPredictor",
            "save_general_checkpoint", "read_general_checkpoint", "build_from_payload"]
@@ -126,15 +126,14 @@ class GeneralPredictor:
         into) the predictor's cache, which it neither reads nor fills. Its state and parameter
         ids must be ``net``'s (InputError otherwise)."""
         check_positions(net, self.source)
-        own, keys = physics_compile(net, compiled, self.source)
         if x0 is not None:
             net = net.with_initial(x0)
+        cache, keys = physics_compile(net, compiled, self.source, self._cache)
         ex = network_features(net)
         batch = collate([ex])
         rhs = None
         if self.cfg.physics:  # cached compiles keyed by structure *and* parameter order
-            rhs = PhysicsRHS([net], batch, self.device, own, keys) if own is not None else \
-                PhysicsRHS([net], batch, self.device, self._cache, [compile_key(net)])
+            rhs = PhysicsRHS([net], batch, self.device, cache, keys)
         out = self.model(**batch_tensors(batch, self.device), rhs=rhs, n_iters=n_iters)
         t = outcome_temperature(self.cfg)
         p = torch.softmax(out["logits"].float() / t, -1)[0].cpu().numpy()
