@@ -20,6 +20,7 @@ from sbmleq.core.exact import solve_equilibrium
 from sbmleq.io.sources import shipped_biomodels_dir
 from sbmleq.core.network import Network
 from sbmleq.io.sbml_export import write_sbml
+from antimony_models import MM_CHAIN
 
 CURATED = Path(__file__).resolve().parents[2] / "shared" / "biomodels" / "curated"
 IN_CLASS_BIOMODEL = "BIOMD0000000668"
@@ -37,13 +38,7 @@ J4: C -> ; 0.3*C
 A = 0; B = 0; C = 0
 """
 
-OUT_OF_CLASS = """
-J0: -> S1; k0
-J1: S1 -> S2; Vm*S1/(Km + S1)
-J2: S2 -> ; k2*S2
-k0 = 1; Vm = 2; Km = 0.5; k2 = 1
-S1 = 0; S2 = 0
-"""
+OUT_OF_CLASS = MM_CHAIN
 
 SCAN_MODEL = """
 J0: -> S1; k0

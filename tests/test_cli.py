@@ -25,17 +25,12 @@ from sbmleq.core.network import Network
 from sbmleq.io import biomodels as bm
 from sbmleq.io.sbml_export import write_sbml
 from sbmleq.io.sources import antimony_to_sbml
+from antimony_models import MM_CHAIN
 
 REPO = Path(__file__).resolve().parents[1]
 EXACT = {"A": 4 / 3, "B": 8 / 3, "C": 10 / 3}  # small_network(): intake 1, excretion 0.3 of C
 
-OUT_OF_CLASS = """
-J0: -> S1; k0
-J1: S1 -> S2; Vm*S1/(Km + S1)
-J2: S2 -> ; k2*S2
-k0 = 1; Vm = 2; Km = 0.5; k2 = 1
-S1 = 0; S2 = 0
-"""
+OUT_OF_CLASS = MM_CHAIN
 
 CHAIN_ANTIMONY = """
 J0: -> A; 1.5

@@ -21,20 +21,9 @@ from sbmleq.model.general_predictor import GeneralPredictor, save_general_checkp
 from sbmleq.validation.truth import shipped_truth_path
 from sbmleq.io.sources import shipped_biomodels_dir
 from training import evaluate_general
-from antimony_models import TOGGLE
+from antimony_models import BRUSSELATOR, TOGGLE
 
 
-# the Brusselator beyond its Hopf point (b > 1 + a^2): a limit cycle
-BRUSSELATOR = """
-model brusselator
-  J1: -> X; a
-  J2: X -> Y; b*X
-  J3: 2 X + Y -> 3 X; X^2*Y
-  J4: X -> ; X
-  a = 1; b = 3
-  X = 1; Y = 1
-end
-"""
 
 
 @pytest.fixture(scope="module")

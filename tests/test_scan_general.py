@@ -19,14 +19,9 @@ from sbmleq.errors import InputError, OutOfClassError
 from sbmleq.general_scan import RESULT_COLUMNS, design_points, parse_axes, scan_network
 from sbmleq.io.sources import antimony_to_sbml, shipped_biomodels_dir
 from sbmleq.results import ScanResult
+from antimony_models import MM_CHAIN
 
-MM = """
-J0: -> S1; k0
-J1: S1 -> S2; Vm*S1/(Km + S1)
-J2: S2 -> ; k2*S2
-k0 = 1; Vm = 2; Km = 0.5; k2 = 1
-S1 = 0; S2 = 0
-"""
+MM = MM_CHAIN
 
 LINEAR = """
 J0: -> A; 1

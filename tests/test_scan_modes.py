@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from antimony_models import TOGGLE
+from antimony_models import MM_CHAIN, TOGGLE
 from typer.testing import CliRunner
 
 import sbmleq
@@ -24,13 +24,7 @@ from sbmleq.general_scan import coordinates, scan_network
 from sbmleq.io.sources import shipped_biomodels_dir
 from sbmleq.scan_solver import sample_size
 
-MM = """
-J0: -> S1; k0
-J1: S1 -> S2; Vm*S1/(Km + S1)
-J2: S2 -> ; k2*S2
-k0 = 1; Vm = 2; Km = 0.5; k2 = 1
-S1 = 0; S2 = 0
-"""
+MM = MM_CHAIN
 SHIPPED = "BIOMD0000000198"  # Stone1996, 12 species, conservation laws, bimolecular
 runner = CliRunner()
 

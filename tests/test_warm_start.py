@@ -12,7 +12,7 @@ from sbmleq.core.solve.chain import solve_system
 from sbmleq.core.reaction_generators import GENERATORS, RNConfig, sample_networks
 from sbmleq.core.solve.system import ReducedSystem
 from sbmleq.errors import InputError
-from antimony_models import TOGGLE
+from antimony_models import BRUSSELATOR, TOGGLE
 
 
 # a conserved pool: E + S <-> C -> E + P, P -> S (the totals decide the state)
@@ -88,17 +88,6 @@ def test_a_guess_of_the_wrong_shape_is_an_input_error(toggle) -> None:
         solve_from_guess(toggle, [1.0, 2.0, 3.0])
 
 
-# the Brusselator beyond its Hopf point: its one fixed point is unstable, the dynamics oscillate
-BRUSSELATOR = """
-model brusselator
-  J1: -> X; a
-  J2: X -> Y; b*X
-  J3: 2 X + Y -> 3 X; X^2*Y
-  J4: X -> ; X
-  a = 1; b = 3
-  X = 1; Y = 1
-end
-"""
 
 
 def _stages(result) -> list[tuple[str, str]]:
