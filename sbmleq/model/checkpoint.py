@@ -3,7 +3,8 @@
 :func:`check_config` and :func:`graph_weight_shapes` validate what a checkpoint declares before
 anything is built from it; both the ``.pt`` (PyTorch) and the ``.npz`` (NumPy) loaders use them,
 so a malformed file is a :class:`CheckpointError` naming the file and the key, never a
-``KeyError`` or a shape error at prediction time. Nothing here imports torch or numpy.
+``KeyError`` or a shape error at prediction time. Nothing here imports torch or numpy at
+import time; :func:`read_npz_archive` reads both NumPy exports.
 """
 
 from __future__ import annotations
@@ -197,6 +198,41 @@ def load_torch_safe(path: str | os.PathLike) -> Any:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"not a readable sbmleq checkpoint ({first[:160]})",
                               source=str(path)) from None
+
+
+def read_npz_archive(path: Path, what: str = "sbmleq model") -> tuple[dict[str, Any], dict]:
+    """``(meta, arrays)`` of a NumPy model export: the JSON ``meta`` entry (a mapping) and every
+    other array by name, read without pickle. A missing, truncated or foreign file, or
+    unreadable metadata, is a :class:`CheckpointError` naming the file (``what``: how the
+    message names the expected kind)."""
+    import json
+
+    import numpy as np  # light, but only the NumPy exports need it
+
+    source = str(path)
+    if not path.is_file():
+        raise CheckpointError("checkpoint file not found", source=source)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):  # a plain .npy array, not an archive
+                raise ValueError("not an .npz archive")
+            if "meta" not in data.files:
+                raise CheckpointError(f"not an {what}: no meta entry", source=source,
+                                      element="meta")
+            meta = json.loads(bytes(np.asarray(data["meta"], dtype=np.uint8)).decode())
+            raw = {k: data[k] for k in data.files if k != "meta"}
+    except CheckpointError:
+        raise
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"unreadable model metadata ({str(exc)[:120]})", source=source,
+                              element="meta") from None
+    except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many kinds on bad files
+        detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise CheckpointError(f"not a readable sbmleq model ({detail})", source=source) from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"model metadata must be a mapping, got {type(meta).__name__}",
+                              source=source, element="meta")
+    return meta, raw
 
 
 def checked_weights(raw: dict[str, Any], shapes: dict[str, tuple[int, ...]],

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from sbmleq.errors import CheckpointError
-from sbmleq.model.checkpoint import checked_weights
+from sbmleq.model.checkpoint import checked_weights, read_npz_archive
 from sbmleq.model.general_config import GENERAL_NPZ_FORMAT, GeneralModelConfig
 from sbmleq.model.general_numpy import general_weight_shapes
 
@@ -63,30 +63,7 @@ def save_general_npz(path: str | os.PathLike, payload: dict[str, Any],
 
 
 def _read_raw(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    source = str(path)
-    if not path.is_file():
-        raise CheckpointError("checkpoint file not found", source=source)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):  # a plain .npy array, not an archive
-                raise ValueError("not an .npz archive")
-            if "meta" not in data.files:
-                raise CheckpointError("not an sbmleq general model: no meta entry",
-                                      source=source, element="meta")
-            meta = json.loads(bytes(np.asarray(data["meta"], dtype=np.uint8)).decode())
-            raw = {k: data[k] for k in data.files if k != "meta"}
-    except CheckpointError:
-        raise
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"unreadable model metadata ({str(exc)[:120]})", source=source,
-                              element="meta") from None
-    except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many kinds on bad files
-        detail = " ".join(str(exc).split())[:120] or type(exc).__name__
-        raise CheckpointError(f"not a readable sbmleq model ({detail})", source=source) from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"model metadata must be a mapping, got {type(meta).__name__}",
-                              source=source, element="meta")
-    return meta, raw
+    return read_npz_archive(path, "sbmleq general model")
 
 
 def _config(meta: dict[str, Any], source: str) -> GeneralModelConfig:

@@ -19,7 +19,7 @@ from sbmleq.errors import CheckpointError
 from sbmleq.model.features import LOG_FLOOR, ArrayBatch
 from sbmleq.model.tokens import TOKEN_FORMAT_VERSION
 from sbmleq.model.checkpoint import (check_config, checked_weights, graph_weight_shapes,
-                                     read_checkpoint)
+                                     read_checkpoint, read_npz_archive)
 
 LN10 = np.log(10.0)
 NEG = np.finfo(np.float32).min / 4
@@ -98,28 +98,7 @@ class NumpyGraphModel:
         :class:`CheckpointError` with the file as ``source`` and the key as ``element``."""
         path = Path(path)
         source = str(path)
-        if not path.is_file():
-            raise CheckpointError("checkpoint file not found", source=source)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if not hasattr(data, "files"):  # a plain .npy array, not an archive
-                    raise ValueError("not an .npz archive")
-                if "meta" not in data.files:
-                    raise CheckpointError("not an sbmleq model: no meta entry", source=source,
-                                          element="meta")
-                meta = json.loads(bytes(np.asarray(data["meta"], dtype=np.uint8)).decode())
-                raw = {k: data[k] for k in data.files if k != "meta"}
-        except CheckpointError:
-            raise
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CheckpointError(f"unreadable model metadata ({str(exc)[:120]})", source=source,
-                                  element="meta") from None
-        except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many kinds on bad files
-            detail = " ".join(str(exc).split())[:120] or type(exc).__name__
-            raise CheckpointError(f"not a readable sbmleq model ({detail})", source=source) from None
-        if not isinstance(meta, dict):
-            raise CheckpointError(f"model metadata must be a mapping, got {type(meta).__name__}",
-                                  source=source, element="meta")
+        meta, raw = read_npz_archive(path)
         if meta.get("format") != NPZ_FORMAT:
             raise CheckpointError(f"not an sbmleq model (expected {NPZ_FORMAT})", source=source,
                                   element="meta.format")
